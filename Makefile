@@ -1,0 +1,47 @@
+# `make run` installs and starts the server; `make test` installs and runs every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install install-test run test lint bench sdk chromium
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(VENV)/bin/pip install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py bootstrap --url http://$(HOST):$(PORT)/admin/
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+tests/sdk/node_modules/.package-lock.json: tests/sdk/package.json tests/sdk/package-lock.json
+	npm ci --prefix tests/sdk --no-audit --no-fund --loglevel=error
+
+sdk: tests/sdk/node_modules/.package-lock.json
+
+# Debian's Chromium drives the browser tests (Playwright's own download cannot be used).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "Install Chromium first: sudo apt-get install -y chromium"; exit 1; fi; }
+
+test: install-test sdk chromium
+	$(PY) -m pytest
+
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: install-test
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -1,0 +1,72 @@
+"""The CB-Token authentication (header, or `?token=` as the SDK puts on file URLs)."""
+
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import BasePermission
+
+from accounts.caller import Caller
+from accounts.models import ApiSession, ApiUser, hash_token
+
+# Writing `updated_at` on every request would make every read a write; a minute of slack on
+# a two-hour sliding expiry is invisible to clients.
+TOUCH_EVERY_SECONDS = 60
+
+
+def token_from(request) -> str | None:
+    return request.META.get("HTTP_CB_TOKEN") or request.GET.get("token") or None
+
+
+def session_for_token(token: str) -> ApiSession | None:
+    """The live session of a token, touched (sliding expiry); None if unknown or expired."""
+    session = (
+        ApiSession.objects.select_related("application", "user")
+        .filter(token_hash=hash_token(token))
+        .first()
+    )
+    if session is None:
+        return None
+    now = timezone.now()
+    if session.is_expired(now):
+        session.delete()
+        return None
+    if (now - session.updated_at).total_seconds() > TOUCH_EVERY_SECONDS:
+        ApiSession.objects.filter(pk=session.pk).update(updated_at=now)
+        session.updated_at = now
+        if session.user_id:
+            ApiUser.objects.filter(pk=session.user_id).update(last_request_at=now)
+    return session
+
+
+class CBTokenAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        token = token_from(request)
+        if not token:
+            return None
+        session = session_for_token(token)
+        if session is None:
+            raise AuthenticationFailed()
+        return Caller.for_session(session), session
+
+    def authenticate_header(self, request):
+        return "CB-Token"
+
+
+class HasSession(BasePermission):
+    """Any live session of an application (application or user session)."""
+
+    def has_permission(self, request, view):
+        return isinstance(request.user, Caller)
+
+
+class HasUserSession(BasePermission):
+    """A session with a logged-in user: every write of records and blobs needs one."""
+
+    def has_permission(self, request, view):
+        if not isinstance(request.user, Caller):
+            return False
+        if not request.user.is_user:
+            from config.api.errors import Forbidden
+
+            raise Forbidden("This action needs a user session (log in first)")
+        return True

@@ -1,0 +1,41 @@
+"""Who is asking: the one object every permission decision reads."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Caller:
+    application: "object"  # accounts.models.Application
+    user: "object | None" = None  # accounts.models.ApiUser
+    session: "object | None" = None  # accounts.models.ApiSession
+    is_admin: bool = False  # a console administrator: every permission (API.md §4.1)
+    groups: tuple[str, ...] = field(default=())
+
+    # DRF reads request.user.is_authenticated
+    is_authenticated = True
+
+    @classmethod
+    def for_session(cls, session) -> "Caller":
+        user = session.user
+        return cls(
+            application=session.application,
+            user=user,
+            session=session,
+            groups=tuple(user.tags) if user else (),
+        )
+
+    @classmethod
+    def admin(cls, application) -> "Caller":
+        return cls(application=application, is_admin=True)
+
+    @classmethod
+    def for_user(cls, user) -> "Caller":
+        return cls(application=user.application, user=user, groups=tuple(user.tags))
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.pk if self.user is not None else None
+
+    @property
+    def is_user(self) -> bool:
+        return self.user is not None

@@ -1,0 +1,117 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+def new_auth_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def new_auth_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """Only this digest is stored, so a database dump holds no live token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Application(models.Model):
+    """Everything else (users, sessions, classes, records, blobs) belongs to one application;
+    its integer id is the `application_id` clients are configured with."""
+
+    name = models.CharField(max_length=100)
+    auth_key = models.CharField(max_length=64, unique=True, default=new_auth_key)
+    auth_secret = models.CharField(max_length=64, default=new_auth_secret)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.pk})"
+
+    def regenerate_keys(self) -> None:
+        self.auth_key = new_auth_key()
+        self.auth_secret = new_auth_secret()
+        self.save(update_fields=["auth_key", "auth_secret"])
+
+    def credentials(self) -> dict:
+        return {
+            "application_id": self.pk,
+            "auth_key": self.auth_key,
+            "auth_secret": self.auth_secret,
+        }
+
+
+class ApiUser(models.Model):
+    """A user of an application (not a console administrator: those are Django's users).
+    Tags are the user's groups for `open_for_groups` permissions."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="users")
+    login = models.CharField(max_length=100, null=True, blank=True)
+    email = models.EmailField(max_length=254, null=True, blank=True)
+    full_name = models.CharField(max_length=200, blank=True, default="")
+    password = models.CharField(max_length=128)
+    tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_request_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "user"
+        constraints = [
+            models.UniqueConstraint("application", "login", name="apiuser_unique_login"),
+            models.UniqueConstraint("application", Lower("email"), name="apiuser_unique_email"),
+        ]
+
+    def __str__(self):
+        return self.login or self.email or f"user {self.pk}"
+
+    def set_password(self, raw: str) -> None:
+        self.password = make_password(raw)
+
+    def check_password(self, raw: str) -> bool:
+        return check_password(raw, self.password)
+
+
+class ApiSession(models.Model):
+    """A client session. `updated_at` is the last request: the session ends
+    SESSION_TTL_SECONDS after it (sliding expiry)."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="sessions")
+    user = models.ForeignKey(
+        ApiUser, on_delete=models.CASCADE, null=True, blank=True, related_name="sessions"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    nonce = models.CharField(max_length=64, blank=True, default="")
+    ts = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "session"
+
+    @classmethod
+    def open(cls, *, application, user=None, ts=None, nonce="") -> tuple["ApiSession", str]:
+        """Create a session and answer it with its token (the only time the token exists)."""
+        token = secrets.token_hex(24)
+        session = cls.objects.create(
+            application=application,
+            user=user,
+            token_hash=hash_token(token),
+            nonce=str(nonce)[:64],
+            ts=int(ts) if ts is not None else int(timezone.now().timestamp()),
+        )
+        return session, token
+
+    def is_expired(self, now=None) -> bool:
+        now = now or timezone.now()
+        return (now - self.updated_at).total_seconds() > settings.SESSION_TTL_SECONDS

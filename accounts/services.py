@@ -1,0 +1,213 @@
+"""Writes and checks for applications, users and sessions."""
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+
+from accounts.models import ApiSession, ApiUser, Application
+from config.api.errors import ApiError, Unprocessable
+
+# One answer for every failed credential check: which part was wrong is not said.
+BAD_CREDENTIALS = ApiError("Unauthorized", status=401)
+
+LOGIN_RE = re.compile(r"^[^\s,]{3,100}$")
+MIN_PASSWORD = 8
+
+
+def application_by_credentials(application_id, auth_key) -> Application:
+    try:
+        app = Application.objects.get(pk=int(application_id))
+    except (TypeError, ValueError, Application.DoesNotExist):
+        raise BAD_CREDENTIALS from None
+    if not secrets.compare_digest(str(auth_key or ""), app.auth_key):
+        raise BAD_CREDENTIALS
+    return app
+
+
+def application_by_auth_key(auth_key: str) -> Application:
+    app = Application.objects.filter(auth_key=auth_key).first()
+    if app is None or not secrets.compare_digest(auth_key, app.auth_key):
+        raise BAD_CREDENTIALS
+    return app
+
+
+def flatten(params: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """`{"user": {"login": "a"}}` -> [("user[login]", "a")], as the signature scheme reads it."""
+    out = []
+    for key, value in params.items():
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        if isinstance(value, dict):
+            out.extend(flatten(value, name))
+        else:
+            out.append((name, "" if value is None else str(value)))
+    return out
+
+
+def expected_signature(secret: str, params: dict) -> str:
+    """HMAC-SHA1 over the sorted `key=value&...` of every parameter but the signature."""
+    pairs = sorted(p for p in flatten(params) if p[0] != "signature")
+    message = "&".join(f"{k}={v}" for k, v in pairs)
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha1).hexdigest()
+
+
+def check_signature(app: Application, params: dict) -> None:
+    try:
+        timestamp = int(params.get("timestamp"))
+    except (TypeError, ValueError):
+        raise BAD_CREDENTIALS from None
+    if not params.get("nonce") or abs(time.time() - timestamp) > settings.SIGNATURE_MAX_AGE_SECONDS:
+        raise BAD_CREDENTIALS
+    given = str(params.get("signature") or "")
+    if not secrets.compare_digest(given.lower(), expected_signature(app.auth_secret, params)):
+        raise BAD_CREDENTIALS
+
+
+def user_by_credentials(app: Application, creds) -> ApiUser:
+    if not isinstance(creds, dict):
+        raise BAD_CREDENTIALS
+    password = creds.get("password")
+    login, email = creds.get("login"), creds.get("email")
+    users = ApiUser.objects.filter(application=app)
+    if login:
+        user = users.filter(login=str(login)).first()
+    elif email:
+        user = users.filter(email__iexact=str(email)).first()
+    else:
+        user = None
+    if user is None or not isinstance(password, str) or not user.check_password(password):
+        raise BAD_CREDENTIALS
+    return user
+
+
+def session_create(*, params: dict) -> tuple[ApiSession, str]:
+    """POST /session: an application session, or a user session when `user` is given."""
+    app = application_by_credentials(params.get("application_id"), params.get("auth_key"))
+    if "signature" in params:
+        check_signature(app, params)
+    user = user_by_credentials(app, params["user"]) if params.get("user") else None
+    return ApiSession.open(
+        application=app,
+        user=user,
+        ts=_int_or_none(params.get("timestamp")),
+        nonce=params.get("nonce") or "",
+    )
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_tags(value) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list):
+        items = [str(v) for v in value]
+    else:
+        raise Unprocessable({"tags": ["must be a comma-separated string or a list"]})
+    tags = [t.strip() for t in items if str(t).strip()]
+    if any(len(t) > 100 for t in tags):
+        raise Unprocessable({"tags": ["a tag is at most 100 characters"]})
+    return list(dict.fromkeys(tags))
+
+
+def _validate_user_fields(data: dict, errors: dict) -> dict:
+    clean = {}
+    for name in ("login", "email", "full_name", "password"):
+        value = data.get(name)
+        if value is not None and not isinstance(value, str | int):
+            errors.setdefault(name, []).append("must be a string")
+        elif value is not None:
+            clean[name] = str(value).strip() if name != "password" else str(value)
+    if "login" in clean and not LOGIN_RE.match(clean["login"]):
+        errors.setdefault("login", []).append("must be 3-100 characters with no spaces or commas")
+    if clean.get("email"):
+        try:
+            validate_email(clean["email"])
+        except DjangoValidationError:
+            errors.setdefault("email", []).append("is invalid")
+    if "password" in clean and len(clean["password"]) < MIN_PASSWORD:
+        errors.setdefault("password", []).append(
+            f"is too short (minimum is {MIN_PASSWORD} characters)"
+        )
+    if len(clean.get("full_name", "")) > 200:
+        errors.setdefault("full_name", []).append("is too long (maximum is 200 characters)")
+    if "tags" in data:
+        try:
+            clean["tags"] = parse_tags(data["tags"])
+        except Unprocessable as exc:
+            errors.update(exc.errors)
+    return clean
+
+
+@transaction.atomic
+def user_create(*, application: Application, data) -> ApiUser:
+    """Sign-up. Login or email is required, and a password."""
+    if not isinstance(data, dict):
+        raise Unprocessable({"user": ["is required"]})
+    errors: dict = {}
+    clean = _validate_user_fields(data, errors)
+    if not clean.get("login") and not clean.get("email"):
+        errors.setdefault("login", []).append("login or email is required")
+    if "password" not in clean:
+        errors.setdefault("password", []).append("is required")
+    if errors:
+        raise Unprocessable(errors)
+    user = ApiUser(
+        application=application,
+        login=clean.get("login") or None,
+        email=clean.get("email") or None,
+        full_name=clean.get("full_name", ""),
+        tags=clean.get("tags", []),
+    )
+    user.set_password(clean["password"])
+    _save_unique(user)
+    return user
+
+
+def _save_unique(user: ApiUser) -> None:
+    taken = {}
+    users = ApiUser.objects.filter(application_id=user.application_id).exclude(pk=user.pk)
+    if user.login and users.filter(login=user.login).exists():
+        taken["login"] = ["has already been taken"]
+    if user.email and users.filter(email__iexact=user.email).exists():
+        taken["email"] = ["has already been taken"]
+    if taken:
+        raise Unprocessable(taken)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # a concurrent sign-up took it between the check and the save
+        raise Unprocessable({"login": ["has already been taken"]}) from None
+
+
+@transaction.atomic
+def user_update(*, user: ApiUser, data) -> ApiUser:
+    if not isinstance(data, dict):
+        raise Unprocessable({"user": ["is required"]})
+    errors: dict = {}
+    clean = _validate_user_fields(data, errors)
+    if "password" in clean and not user.check_password(str(data.get("old_password") or "")):
+        errors.setdefault("old_password", []).append("is wrong")
+    if errors:
+        raise Unprocessable(errors)
+    for name in ("login", "email", "full_name", "tags"):
+        if name in clean:
+            setattr(
+                user, name, clean[name] or (None if name in ("login", "email") else clean[name])
+            )
+    if "password" in clean:
+        user.set_password(clean["password"])
+    _save_unique(user)
+    return user

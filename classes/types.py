@@ -1,0 +1,219 @@
+"""The one coercion module: client values -> stored values, for every field type (API.md §3).
+
+The API, the console forms and the importer all call `coerce_value` / `coerce_fields`, so a
+value is accepted or refused the same way wherever it comes from. Each coercer raises
+CoercionError with a message that does not repeat the field name (callers key errors by it).
+"""
+
+import json
+import math
+import re
+from datetime import UTC, datetime
+
+from classes.models import FieldType
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_RECORD_BYTES = 131_072
+SCALARS = (str, int, float, bool)
+
+_INT_RE = re.compile(r"^\s*[+-]?\d+\s*$")
+_FLOAT_RE = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+_DATE_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+)
+
+
+class CoercionError(ValueError):
+    pass
+
+
+def coerce_integer(value):
+    if isinstance(value, bool):
+        raise CoercionError("must be an integer")
+    if isinstance(value, int):
+        result = value
+    elif isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise CoercionError("must be an integer")
+        result = int(value)
+    elif isinstance(value, str) and _INT_RE.match(value):
+        result = int(value)
+    elif isinstance(value, str) and _FLOAT_RE.match(value) and float(value).is_integer():
+        result = int(float(value))
+    else:
+        raise CoercionError("must be an integer")
+    if not INT64_MIN <= result <= INT64_MAX:
+        raise CoercionError("is out of the 64-bit integer range")
+    return result
+
+
+def coerce_float(value):
+    if isinstance(value, bool):
+        raise CoercionError("must be a number")
+    if isinstance(value, int | float):
+        result = float(value)
+    elif isinstance(value, str) and _FLOAT_RE.match(value):
+        result = float(value)
+    else:
+        raise CoercionError("must be a number")
+    if not math.isfinite(result):
+        raise CoercionError("must be a finite number")
+    return result
+
+
+def coerce_string(value):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise CoercionError("must be a string")
+        return str(value)
+    raise CoercionError("must be a string")
+
+
+_TRUE, _FALSE = {"true", "1"}, {"false", "0"}
+
+
+def coerce_boolean(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise CoercionError("must be true or false")
+
+
+def coerce_array(value):
+    if isinstance(value, str):
+        return [] if value == "" else [item.strip() for item in value.split(",")]
+    if isinstance(value, dict) and all(k.isdigit() for k in value):  # a[0]=x&a[1]=y from a form
+        value = [value[k] for k in sorted(value, key=int)]
+    if not isinstance(value, list):
+        raise CoercionError("must be an array")
+    for item in value:
+        if item is not None and not isinstance(item, SCALARS):
+            raise CoercionError("must be an array of scalar values")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise CoercionError("must not hold NaN or Infinity")
+    return list(value)
+
+
+def coerce_location(value):
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",")]
+    elif isinstance(value, list | tuple):
+        parts = list(value)
+    else:
+        raise CoercionError("must be [longitude, latitude]")
+    if len(parts) != 2:
+        raise CoercionError("must be [longitude, latitude]")
+    try:
+        lon, lat = (coerce_float(p) for p in parts)
+    except CoercionError:
+        raise CoercionError("must be [longitude, latitude] as numbers") from None
+    if not -180 <= lon <= 180:
+        raise CoercionError("longitude must be within [-180, 180]")
+    if not -90 <= lat <= 90:
+        raise CoercionError("latitude must be within [-90, 90]")
+    return [lon, lat]
+
+
+def format_date(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def coerce_date(value):
+    if isinstance(value, bool):
+        raise CoercionError("must be a date (ISO 8601 or Unix seconds)")
+    if isinstance(value, int | float) or (isinstance(value, str) and _FLOAT_RE.match(value)):
+        try:
+            seconds = float(value)
+            return format_date(datetime.fromtimestamp(seconds, UTC))
+        except (OverflowError, OSError, ValueError):
+            raise CoercionError("is out of range") from None
+    if isinstance(value, str):
+        return format_date(_parse_iso(value.strip()))
+    raise CoercionError("must be a date (ISO 8601 or Unix seconds)")
+
+
+def _parse_iso(text: str) -> datetime:
+    candidate = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+    try:
+        moment = datetime.fromisoformat(candidate)
+    except ValueError:
+        moment = None
+        for fmt in _DATE_FORMATS:
+            try:
+                moment = datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+    if moment is None:
+        raise CoercionError("must be a date (ISO 8601 or Unix seconds)")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if not 1 <= moment.astimezone(UTC).year <= 9999:
+        raise CoercionError("is out of range")
+    return moment
+
+
+def coerce_file(value):
+    raise CoercionError("is set only through the file upload endpoint")
+
+
+COERCERS = {
+    FieldType.INTEGER: coerce_integer,
+    FieldType.FLOAT: coerce_float,
+    FieldType.STRING: coerce_string,
+    FieldType.BOOLEAN: coerce_boolean,
+    FieldType.ARRAY: coerce_array,
+    FieldType.FILE: coerce_file,
+    FieldType.LOCATION: coerce_location,
+    FieldType.DATE: coerce_date,
+}
+
+
+def coerce_array_item(value):
+    """A value inside an Array field (push, pull, all, ...): any JSON scalar."""
+    if value is not None and not isinstance(value, SCALARS):
+        raise CoercionError("must be a scalar value")
+    return value
+
+
+def coerce_value(field_type: str, value, *, form: bool = False):
+    """One field's value. `None` (and the string "null" from a form) clears the field."""
+    if value is None or (form and value == "null"):
+        return None
+    return COERCERS[FieldType(field_type)](value)
+
+
+def coerce_fields(field_map: dict, data: dict, *, form: bool = False) -> tuple[dict, dict]:
+    """Coerce every given field of a record. Answers (values, errors by field name);
+    a name not in the class is an error, never dropped."""
+    values, errors = {}, {}
+    for name, raw in data.items():
+        field = field_map.get(name)
+        if field is None:
+            errors[name] = ["is not a field of this class"]
+            continue
+        try:
+            values[name] = coerce_value(field.type, raw, form=form)
+        except CoercionError as exc:
+            errors[name] = [str(exc)]
+    return values, errors
+
+
+def record_size(data: dict) -> int:
+    return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def size_error(data: dict) -> str | None:
+    size = record_size(data)
+    if size > MAX_RECORD_BYTES:
+        return f"record is too large (current: {size}, max: {MAX_RECORD_BYTES})"
+    return None

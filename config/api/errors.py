@@ -1,0 +1,155 @@
+"""Every error leaves the API as {"errors": {"<field or base>": ["message", ...]}}.
+
+Domain code raises ApiError (or one of its subclasses); DRF's and Django's own exceptions are
+mapped here too, so no view formats an error by hand and nothing a client sends ends in an
+HTML page or a bare 500.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
+from django.http import Http404, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+NO_SESSION = "Required session does not exist"
+
+
+def error_body(errors) -> dict:
+    """Normalise a message, a list, or a {field: message(s)} mapping to the errors shape."""
+    if isinstance(errors, str):
+        errors = {"base": [errors]}
+    elif isinstance(errors, list | tuple):
+        errors = {"base": [str(e) for e in errors]}
+    out = {}
+    for field, messages in errors.items():
+        if isinstance(messages, dict):
+            out[str(field)] = error_body(messages)["errors"]
+        elif isinstance(messages, list | tuple):
+            out[str(field)] = [m if isinstance(m, dict) else str(m) for m in messages]
+        else:
+            out[str(field)] = [str(messages)]
+    return {"errors": out}
+
+
+class ApiError(Exception):
+    status = 400
+
+    def __init__(self, errors="bad request", status: int | None = None):
+        super().__init__(errors)
+        self.errors = errors
+        if status is not None:
+            self.status = status
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+    def __init__(self, errors=NO_SESSION):
+        super().__init__(errors)
+
+
+class Forbidden(ApiError):
+    status = 403
+
+    def __init__(self, errors="You don't have appropriate permissions to perform this operation"):
+        super().__init__(errors)
+
+
+class NotFound(ApiError):
+    status = 404
+
+    def __init__(self, errors="Not found"):
+        super().__init__(errors)
+
+
+class TooLarge(ApiError):
+    status = 413
+
+
+class Unprocessable(ApiError):
+    status = 422
+
+
+def _drf_detail(detail):
+    if isinstance(detail, dict):
+        return {
+            k: _drf_detail(v) if isinstance(v, dict) else [str(x) for x in _as_list(v)]
+            for k, v in detail.items()
+        }
+    return {"base": [str(x) for x in _as_list(detail)]}
+
+
+def _as_list(value):
+    return value if isinstance(value, list | tuple) else [value]
+
+
+def _mapped(exc):
+    """(status, errors) for a known exception, else None."""
+    if isinstance(exc, ApiError):
+        return exc.status, exc.errors
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
+        return 401, NO_SESSION
+    if isinstance(exc, drf.ValidationError):
+        return 422, _drf_detail(exc.detail)
+    if isinstance(exc, drf.APIException):
+        return exc.status_code, _drf_detail(exc.detail)
+    if isinstance(exc, Http404):
+        return 404, "Not found"
+    if isinstance(exc, DjangoPermissionDenied):
+        return 403, "Forbidden"
+    if isinstance(exc, RequestDataTooBig):
+        return 413, "request body is too large"
+    if isinstance(exc, MultiPartParserError | TooManyFieldsSent | SuspiciousOperation):
+        return 400, f"malformed request: {exc}"
+    if isinstance(exc, DjangoValidationError):
+        return 422, exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+    if isinstance(exc, DataError):
+        return 422, "a value is out of range or of the wrong type"
+    return None
+
+
+def exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every exception raised in a view becomes a JSON answer."""
+    mapped = _mapped(exc)
+    set_rollback()
+    if mapped is None:
+        logger.exception("unhandled error in %s", context.get("view"))
+        return Response(error_body("internal server error"), status=500)
+    status, errors = mapped
+    response = Response(error_body(errors), status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = "CB-Token"
+    return response
+
+
+def json_error(status: int, errors) -> JsonResponse:
+    return JsonResponse(error_body(errors), status=status)
+
+
+# Django-level handlers (URLs no view matched, errors before DRF runs).
+def handler400(request, exception=None):
+    return json_error(400, "bad request")
+
+
+def handler403(request, exception=None):
+    return json_error(403, "Forbidden")
+
+
+def handler404(request, exception=None):
+    return json_error(404, "Not found")
+
+
+def handler500(request):
+    return json_error(500, "internal server error")

@@ -1,0 +1,70 @@
+"""Body parsers: JSON, and form / multipart bodies read with bracket notation.
+
+Every parser answers a plain nested dict (or, for JSON, whatever JSON value was sent), so
+views never see a QueryDict. Files of a multipart body stay streamed to temporary files by
+Django's upload handlers; only the small fields are in memory.
+"""
+
+import json
+
+from django.conf import settings
+from django.http import QueryDict
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser, DataAndFiles, FormParser, MultiPartParser
+
+from config.api.brackets import BracketSyntaxError, parse_pairs
+from config.api.errors import TooLarge
+
+
+def _check_length(parser_context):
+    request = (parser_context or {}).get("request")
+    if request is None:
+        return
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ParseError("invalid Content-Length") from None
+    if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        raise TooLarge(
+            f"request body is too large (max {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)"
+        )
+
+
+def nest(querydict: QueryDict) -> dict:
+    """A QueryDict (query string or form) as a nested dict; malformed keys are a 400."""
+    try:
+        return parse_pairs((k, v) for k, values in querydict.lists() for v in values)
+    except BracketSyntaxError as exc:
+        raise ParseError(str(exc)) from None
+
+
+class JSONBodyParser(BaseParser):
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        _check_length(parser_context)
+        if stream is None:
+            return {}
+        raw = stream.read()
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
+            raise ParseError(f"JSON parse error: {exc}") from None
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class BracketFormParser(FormParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        _check_length(parser_context)
+        return nest(super().parse(stream, media_type, parser_context))
+
+
+class BracketMultiPartParser(MultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        result = super().parse(stream, media_type, parser_context)
+        return DataAndFiles(nest(result.data), result.files)

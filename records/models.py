@@ -1,0 +1,47 @@
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from accounts.models import Application
+from classes.models import ObjectClass
+
+
+class Record(models.Model):
+    """One record of a custom class. The class's fields live in `data` (JSONB); the record
+    permissions live in plain columns so a list query can filter on them in SQL:
+
+    - `<action>_access`: open | owner | open_for_groups | open_for_users_ids
+    - `<action>_ids`: user ids for open_for_users_ids; `<action>_groups`: tags for open_for_groups
+    """
+
+    id = models.CharField(primary_key=True, max_length=24)
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    object_class = models.ForeignKey(ObjectClass, on_delete=models.CASCADE, related_name="records")
+    parent_id = models.CharField(max_length=24, null=True, blank=True)
+    user_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.BigIntegerField()
+    updated_at = models.BigIntegerField()
+    data = models.JSONField(default=dict)
+
+    read_access = models.CharField(max_length=20, default="open")
+    read_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    read_groups = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    update_access = models.CharField(max_length=20, default="owner")
+    update_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    update_groups = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    delete_access = models.CharField(max_length=20, default="owner")
+    delete_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    delete_groups = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["object_class", "id"], name="record_class_id"),
+            models.Index(fields=["object_class", "user_id", "id"], name="record_class_owner"),
+            models.Index(
+                fields=["parent_id"],
+                name="record_parent",
+                condition=models.Q(parent_id__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return self.id

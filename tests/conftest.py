@@ -1,0 +1,141 @@
+"""Fixtures every test folder shares: an application, the permission cast, API clients.
+
+The cast (API.md §4): `owner` creates records; `member` carries the tag "officers";
+`listed` is a user whose id a test lists; `stranger` has nothing to do with anything;
+`app_session` is an application session with no user; `admin` is a console administrator.
+"""
+
+import json
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.caller import Caller
+from accounts.models import ApiSession, ApiUser, Application
+
+PASSWORD = "correct-horse-battery"
+
+
+class Api:
+    """A thin JSON client holding a CB-Token. Answers (status, parsed body)."""
+
+    def __init__(self, token: str | None = None):
+        self.client = APIClient()
+        self.token = token
+
+    def _headers(self, headers):
+        base = {"HTTP_CB_TOKEN": self.token} if self.token else {}
+        return {**base, **(headers or {})}
+
+    def request(self, method, path, data=None, *, format="json", headers=None, **extra):
+        call = getattr(self.client, method.lower())
+        kwargs = {**self._headers(headers), **extra}
+        if method.upper() == "GET":
+            response = call(path, data, **kwargs)
+        else:
+            response = (
+                call(path, data, format=format, **kwargs)
+                if data is not None
+                else call(path, **kwargs)
+            )
+        return response.status_code, _body(response)
+
+    def get(self, path, params=None, **kw):
+        return self.request("GET", path, params, **kw)
+
+    def post(self, path, data=None, **kw):
+        return self.request("POST", path, data, **kw)
+
+    def put(self, path, data=None, **kw):
+        return self.request("PUT", path, data, **kw)
+
+    def delete(self, path, data=None, **kw):
+        return self.request("DELETE", path, data, **kw)
+
+
+def _body(response):
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content
+
+
+def make_user(application, login, *, tags=(), password=PASSWORD) -> ApiUser:
+    user = ApiUser(
+        application=application,
+        login=login,
+        email=f"{login}@example.com",
+        full_name=login.title(),
+        tags=list(tags),
+    )
+    user.set_password(password)
+    user.save()
+    return user
+
+
+def token_for(application, user=None) -> str:
+    _, token = ApiSession.open(application=application, user=user)
+    return token
+
+
+@pytest.fixture
+def application(db):
+    return Application.objects.create(name="test app")
+
+
+@pytest.fixture
+def other_application(db):
+    return Application.objects.create(name="other app")
+
+
+@pytest.fixture
+def owner(application):
+    return make_user(application, "owner")
+
+
+@pytest.fixture
+def member(application):
+    return make_user(application, "member", tags=["officers"])
+
+
+@pytest.fixture
+def listed(application):
+    return make_user(application, "listed")
+
+
+@pytest.fixture
+def stranger(application):
+    return make_user(application, "stranger", tags=["visitors"])
+
+
+@pytest.fixture
+def api_for(application):
+    """api_for(user) -> an Api with a fresh user session; api_for(None) -> application session."""
+
+    def build(user=None):
+        return Api(token_for(application, user))
+
+    return build
+
+
+@pytest.fixture
+def owner_api(api_for, owner):
+    return api_for(owner)
+
+
+@pytest.fixture
+def app_api(api_for):
+    return api_for(None)
+
+
+@pytest.fixture
+def anonymous_api():
+    return Api()
+
+
+@pytest.fixture
+def admin_caller(application):
+    return Caller.admin(application)
