@@ -103,6 +103,3 @@ class UserView(ApiView):
     def delete(self, request, user_id):
         self._own(request, user_id).delete()
         return Response(status=200)
-
-
-__all__ = ["CBTokenAuthentication", "SessionView", "LoginView", "UsersView", "UserView"]

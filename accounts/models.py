@@ -99,6 +99,9 @@ class ApiSession(models.Model):
     class Meta:
         verbose_name = "session"
 
+    def __str__(self):
+        return f"session {self.pk}"
+
     @classmethod
     def open(cls, *, application, user=None, ts=None, nonce="") -> tuple["ApiSession", str]:
         """Create a session and answer it with its token (the only time the token exists)."""
