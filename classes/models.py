@@ -5,7 +5,7 @@ from django.db import models
 
 from accounts.models import Application
 
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+NAME_RE = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,63}\Z")  # \Z: "$" would let "a\n" through
 RESERVED_FIELD_NAMES = frozenset(
     {"_id", "_parent_id", "user_id", "created_at", "updated_at", "permissions", "id"}
 )

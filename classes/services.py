@@ -39,10 +39,10 @@ _ACTION_KEYS = {"access", "use_class_permissions", *_GROUP_KEYS, *_ID_KEYS}
 
 
 def _name_errors(name, *, reserved=frozenset()) -> list[str]:
+    if isinstance(name, str) and name in reserved:
+        return [f"'{name}' is reserved"]
     if not isinstance(name, str) or not NAME_RE.match(name):
         return [NAME_RULE]
-    if name in reserved:
-        return [f"'{name}' is reserved"]
     return []
 
 
