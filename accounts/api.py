@@ -10,7 +10,33 @@ from accounts.models import ApiSession, ApiUser
 from accounts.serializers import session_json, user_json
 from config.api.errors import Forbidden, NotFound, Unauthorized
 from config.api.params import all_params, body_params
+from config.api.schema import api_doc
 from config.api.views import ApiView
+
+USER_EXAMPLE = {
+    "id": 12,
+    "login": "dana",
+    "email": "dana@example.com",
+    "full_name": "Dana Scully",
+    "user_tags": "officers,doctors",
+    "created_at": "2026-11-22T10:26:01Z",
+    "updated_at": "2026-11-22T10:26:01Z",
+    "last_request_at": "2026-11-22T10:40:12Z",
+}
+SESSION_EXAMPLE = {
+    "id": 501,
+    "application_id": 1,
+    "user_id": 12,
+    "token": "6f1b0c8d2e9a47c3b5d1e0f2a4c6b8d0e2f4a6c8b0d2e4f6",
+    "nonce": "2941",
+    "ts": 1795774000,
+    "created_at": "2026-11-22T10:26:01Z",
+    "updated_at": "2026-11-22T10:26:01Z",
+}
+CREDENTIALS_401 = (
+    "A wrong application id, auth_key, signature, login or password all answer the same "
+    '401 `{"errors": {"base": ["Unauthorized"]}}`.'
+)
 
 
 class SessionView(ApiView):
@@ -26,6 +52,25 @@ class SessionView(ApiView):
         if not self._creating():
             super().perform_authentication(request)
 
+    @api_doc(
+        "Create a session",
+        tags=["sessions"],
+        auth=False,
+        description=(
+            "Without `user` this is an application session (`user_id` 0); with `user` "
+            "(`login` or `email`, and `password`) a user session. When `timestamp`, `nonce` "
+            "and `signature` are sent, the signature must be the HMAC-SHA1 with the "
+            "application's `auth_secret` of the other parameters sorted by name and joined "
+            "as `key=value&...` (nested keys as `user[login]`). " + CREDENTIALS_401
+        ),
+        request={
+            "application_id": 1,
+            "auth_key": "Yh3nB...",
+            "user": {"login": "dana", "password": "correct-horse-battery"},
+        },
+        responses={201: {"session": {**SESSION_EXAMPLE, "user": USER_EXAMPLE}}},
+        errors=(401,),
+    )
     def post(self, request):
         session, token = services.session_create(params=body_params(request) or all_params(request))
         body = session_json(session, token)
@@ -33,9 +78,21 @@ class SessionView(ApiView):
             body["user"] = user_json(session.user)
         return Response({"session": body}, status=201)
 
+    @api_doc(
+        "The current session",
+        tags=["sessions"],
+        description="Every request with the token keeps the session alive for two more hours.",
+        responses={200: {"session": SESSION_EXAMPLE}},
+    )
     def get(self, request):
         return Response({"session": session_json(request.auth, token_from(request))})
 
+    @api_doc(
+        "End the session",
+        tags=["sessions"],
+        description="The token is refused from then on.",
+        responses={200: None},
+    )
     def delete(self, request):
         request.auth.delete()
         return Response(status=200)
@@ -44,6 +101,13 @@ class SessionView(ApiView):
 class LoginView(ApiView):
     permission_classes = [HasSession]
 
+    @api_doc(
+        "Log a user in on this session",
+        tags=["sessions"],
+        description="Turns the session into a session of the user. " + CREDENTIALS_401,
+        request={"login": "dana", "password": "correct-horse-battery"},
+        responses={200: {"user": USER_EXAMPLE}},
+    )
     def post(self, request):
         caller: Caller = request.user
         params = all_params(request)
@@ -52,6 +116,12 @@ class LoginView(ApiView):
         ApiSession.objects.filter(pk=request.auth.pk).update(user=user)
         return Response({"user": user_json(user)})
 
+    @api_doc(
+        "Log the user out",
+        tags=["sessions"],
+        description="The session becomes an application session again.",
+        responses={200: None},
+    )
     def delete(self, request):
         ApiSession.objects.filter(pk=request.auth.pk).update(user=None)
         return Response(status=200)
@@ -62,6 +132,27 @@ class UsersView(ApiView):
 
     permission_classes = [AllowAny]
 
+    @api_doc(
+        "Sign up",
+        tags=["users"],
+        description=(
+            "Needs a session of the application, or, before any session exists, the "
+            "application's `auth_key` in a `CB-AuthKey` header. `login` or `email` is "
+            "required; `password` at least 8 characters; `tags` a comma-separated string "
+            "or a list (the user's groups)."
+        ),
+        request={
+            "user": {
+                "login": "dana",
+                "password": "correct-horse-battery",
+                "email": "dana@example.com",
+                "full_name": "Dana Scully",
+                "tags": "officers,doctors",
+            }
+        },
+        responses={201: {"user": USER_EXAMPLE}},
+        errors=(422,),
+    )
     def post(self, request):
         application = self._application(request)
         user = services.user_create(application=application, data=all_params(request).get("user"))
@@ -91,15 +182,43 @@ class UserView(ApiView):
             raise Forbidden("You can change only your own user")
         return user
 
+    @api_doc(
+        "A user of the application",
+        tags=["users"],
+        responses={200: {"user": USER_EXAMPLE}},
+        errors=(404,),
+    )
     def get(self, request, user_id):
         return Response({"user": user_json(self._user(request, user_id))})
 
+    @api_doc(
+        "Update your own user",
+        tags=["users"],
+        description="A new `password` needs the current one as `old_password`.",
+        request={
+            "user": {
+                "full_name": "Dana K. Scully",
+                "tags": "officers",
+                "password": "a-new-long-password",
+                "old_password": "correct-horse-battery",
+            }
+        },
+        responses={200: {"user": USER_EXAMPLE}},
+        errors=(403, 404, 422),
+    )
     def put(self, request, user_id):
         user = services.user_update(
             user=self._own(request, user_id), data=all_params(request).get("user")
         )
         return Response({"user": user_json(user)})
 
+    @api_doc(
+        "Delete your own user",
+        tags=["users"],
+        description="Its sessions end with it.",
+        responses={200: None},
+        errors=(403, 404),
+    )
     def delete(self, request, user_id):
         self._own(request, user_id).delete()
         return Response(status=200)

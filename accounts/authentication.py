@@ -6,7 +6,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
 from accounts.caller import Caller
-from accounts.models import ApiSession, ApiUser, hash_token
+from accounts.models import ApiSession, ApiUser, hash_token, same_secret
 
 # Writing `updated_at` on every request would make every read a write; a minute of slack on
 # a two-hour sliding expiry is invisible to clients.
@@ -38,13 +38,22 @@ def session_for_token(token: str) -> ApiSession | None:
     return session
 
 
+def _same_application(request, session) -> bool:
+    """A request that names an application by its key besides the token must name the
+    token's own: a token of one application never acts on another."""
+    auth_key = request.META.get("HTTP_CB_AUTHKEY")
+    if auth_key is None:
+        return True
+    return same_secret(auth_key, session.application.auth_key)
+
+
 class CBTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
         token = token_from(request)
         if not token:
             return None
         session = session_for_token(token)
-        if session is None:
+        if session is None or not _same_application(request, session):
             raise AuthenticationFailed()
         return Caller.for_session(session), session
 

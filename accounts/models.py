@@ -22,6 +22,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def same_secret(given, expected: str) -> bool:
+    """Constant-time comparison of a client-sent key with ours; any input, even non-ASCII or
+    not a string, is just "not the same"."""
+    return secrets.compare_digest(str(given or "").encode(), expected.encode())
+
+
 class Application(models.Model):
     """Everything else (users, sessions, classes, records, blobs) belongs to one application;
     its integer id is the `application_id` clients are configured with."""

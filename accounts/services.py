@@ -3,7 +3,6 @@
 import hashlib
 import hmac
 import re
-import secrets
 import time
 
 from django.conf import settings
@@ -11,30 +10,40 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
-from accounts.models import ApiSession, ApiUser, Application
+from accounts.models import ApiSession, ApiUser, Application, same_secret
 from config.api.errors import ApiError, Unprocessable
 
-# One answer for every failed credential check: which part was wrong is not said.
-BAD_CREDENTIALS = ApiError("Unauthorized", status=401)
+
+class BadCredentials(ApiError):
+    """One answer for every failed credential check (application id, key, signature, login,
+    password): which part was wrong is not said."""
+
+    status = 401
+
+    def __init__(self):
+        super().__init__("Unauthorized")
+
 
 LOGIN_RE = re.compile(r"^[^\s,]{3,100}$")
 MIN_PASSWORD = 8
 
 
 def application_by_credentials(application_id, auth_key) -> Application:
-    try:
-        app = Application.objects.get(pk=int(application_id))
-    except (TypeError, ValueError, Application.DoesNotExist):
-        raise BAD_CREDENTIALS from None
-    if not secrets.compare_digest(str(auth_key or ""), app.auth_key):
-        raise BAD_CREDENTIALS
+    app_id = str(application_id).strip() if isinstance(application_id, int | str) else ""
+    if not (app_id.isascii() and app_id.isdigit()) or len(app_id) > 18:  # no such application
+        raise BadCredentials()
+    app = Application.objects.filter(pk=int(app_id)).first()
+    if app is None:
+        raise BadCredentials()
+    if not same_secret(auth_key, app.auth_key):
+        raise BadCredentials()
     return app
 
 
 def application_by_auth_key(auth_key: str) -> Application:
     app = Application.objects.filter(auth_key=auth_key).first()
-    if app is None or not secrets.compare_digest(auth_key, app.auth_key):
-        raise BAD_CREDENTIALS
+    if app is None or not same_secret(auth_key, app.auth_key):
+        raise BadCredentials()
     return app
 
 
@@ -61,17 +70,17 @@ def check_signature(app: Application, params: dict) -> None:
     try:
         timestamp = int(params.get("timestamp"))
     except (TypeError, ValueError):
-        raise BAD_CREDENTIALS from None
+        raise BadCredentials() from None
     if not params.get("nonce") or abs(time.time() - timestamp) > settings.SIGNATURE_MAX_AGE_SECONDS:
-        raise BAD_CREDENTIALS
-    given = str(params.get("signature") or "")
-    if not secrets.compare_digest(given.lower(), expected_signature(app.auth_secret, params)):
-        raise BAD_CREDENTIALS
+        raise BadCredentials()
+    given = str(params.get("signature") or "").lower()
+    if not same_secret(given, expected_signature(app.auth_secret, params)):
+        raise BadCredentials()
 
 
 def user_by_credentials(app: Application, creds) -> ApiUser:
     if not isinstance(creds, dict):
-        raise BAD_CREDENTIALS
+        raise BadCredentials()
     password = creds.get("password")
     login, email = creds.get("login"), creds.get("email")
     users = ApiUser.objects.filter(application=app)
@@ -81,8 +90,12 @@ def user_by_credentials(app: Application, creds) -> ApiUser:
         user = users.filter(email__iexact=str(email)).first()
     else:
         user = None
-    if user is None or not isinstance(password, str) or not user.check_password(password):
-        raise BAD_CREDENTIALS
+    if user is None:
+        # Hash anyway, so an unknown login takes as long as a wrong password.
+        ApiUser().set_password(str(password))
+        raise BadCredentials()
+    if not isinstance(password, str) or not user.check_password(password):
+        raise BadCredentials()
     return user
 
 
@@ -200,13 +213,16 @@ def user_update(*, user: ApiUser, data) -> ApiUser:
     clean = _validate_user_fields(data, errors)
     if "password" in clean and not user.check_password(str(data.get("old_password") or "")):
         errors.setdefault("old_password", []).append("is wrong")
+    login = clean["login"] or None if "login" in clean else user.login
+    email = clean["email"] or None if "email" in clean else user.email
+    if not login and not email:
+        errors.setdefault("login", []).append("login or email is required")
     if errors:
         raise Unprocessable(errors)
-    for name in ("login", "email", "full_name", "tags"):
+    user.login, user.email = login, email
+    for name in ("full_name", "tags"):
         if name in clean:
-            setattr(
-                user, name, clean[name] or (None if name in ("login", "email") else clean[name])
-            )
+            setattr(user, name, clean[name])
     if "password" in clean:
         user.set_password(clean["password"])
     _save_unique(user)

@@ -15,7 +15,6 @@ from django.http import Http404, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +121,9 @@ def _mapped(exc):
 
 def exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every exception raised in a view becomes a JSON answer."""
+    # Imported here: rest_framework.views loads the parsers, which import this module.
+    from rest_framework.views import set_rollback
+
     mapped = _mapped(exc)
     set_rollback()
     if mapped is None:
@@ -140,6 +142,9 @@ def json_error(status: int, errors) -> JsonResponse:
 
 # Django-level handlers (URLs no view matched, errors before DRF runs).
 def handler400(request, exception=None):
+    # Django answers a body over DATA_UPLOAD_MAX_MEMORY_SIZE read outside DRF with a 400.
+    if isinstance(exception, RequestDataTooBig):
+        return json_error(413, "request body is too large")
     return json_error(400, "bad request")
 
 

@@ -1,0 +1,93 @@
+"""OpenAPI documentation for the API views (served at /api/schema/ and /api/docs/).
+
+The views take and answer plain JSON rather than DRF serializers, so a view documents itself
+with examples: one decorator per handler method.
+
+    @api_doc(
+        "Create a record",
+        tags=["records"],
+        request={"name": "Dana", "age": 41},
+        responses={201: {"_id": "5f5a...", "name": "Dana", "age": 41}},
+        errors=(403, 404, 422),
+    )
+    def post(self, request, class_name): ...
+
+Every documented operation also lists the errors it can answer, each with the common
+`{"errors": {...}}` body, and needs the `CB-Token` header unless `auth=False`.
+"""
+
+from http import HTTPStatus
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+
+from config.api.errors import NO_SESSION
+
+ERROR_EXAMPLES = {
+    400: ("Malformed request", {"errors": {"base": ["JSON parse error: ..."]}}),
+    401: ("No, unknown or expired session", {"errors": {"base": [NO_SESSION]}}),
+    403: ("Not permitted", {"errors": {"base": ["You don't have appropriate permissions"]}}),
+    404: ("Not found", {"errors": {"base": ["Not found"]}}),
+    413: ("Body or file over its limit", {"errors": {"base": ["request body is too large"]}}),
+    415: ("Unsupported Content-Type", {"errors": {"base": ['Unsupported media type "..."']}}),
+    422: ("Validation failed", {"errors": {"field": ["is invalid"]}}),
+}
+
+
+def api_doc(
+    summary: str,
+    *,
+    tags: list[str],
+    request: dict | None = None,
+    responses: dict[int, dict | None],
+    errors: tuple[int, ...] = (),
+    auth: bool = True,
+    description: str = "",
+    parameters: list[OpenApiParameter] | None = None,
+):
+    """extend_schema for a handler method, from example bodies.
+
+    `responses` maps a status to an example body (None: an empty body). `errors` lists the
+    error statuses beyond 400 (always possible) and 401 (added when `auth`)."""
+    documented = {}
+    for status, example in responses.items():
+        documented[status] = _response(HTTPStatus(status).phrase, example)
+    for status in sorted({400, *errors, *((401,) if auth else ())}):
+        title, body = ERROR_EXAMPLES[status]
+        documented[status] = _response(title, body)
+    return extend_schema(
+        summary=summary,
+        description=description,
+        tags=tags,
+        request=OpenApiTypes.OBJECT if request is not None else None,
+        examples=[OpenApiExample("request", value=request, request_only=True)] if request else [],
+        responses=documented,
+        auth=None if auth else [],
+        parameters=parameters,
+    )
+
+
+def _response(description: str, example) -> OpenApiResponse:
+    if example is None:
+        return OpenApiResponse(description=f"{description} (empty body)")
+    return OpenApiResponse(
+        response=OpenApiTypes.OBJECT,
+        description=description,
+        examples=[OpenApiExample(description, value=example)],
+    )
+
+
+class CBTokenScheme(OpenApiAuthenticationExtension):
+    """How /api/docs/ shows the CB-Token header (the `?token=` query parameter works too)."""
+
+    target_class = "accounts.authentication.CBTokenAuthentication"
+    name = "CBToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "CB-Token",
+            "description": "The `token` of a session from POST /session.",
+        }
