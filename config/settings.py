@@ -120,8 +120,20 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
 
 # Files: the filesystem by default, S3 (or any S3-compatible service) when S3_BUCKET is set.
-MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+# Tests never write into DATA_DIR: their files go to a folder removed at exit.
+if TESTING and not env_str("MEDIA_ROOT"):
+    import atexit
+    import shutil
+    import tempfile
+
+    MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="cubebase-media-"))
+    atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
+else:
+    MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 S3_BUCKET = env_str("S3_BUCKET")
+# Base URL of public objects (a CDN or the bucket's public address): public blobs redirect
+# there unsigned. Empty: every download is a presigned GET.
+S3_PUBLIC_URL = env_str("S3_PUBLIC_URL").rstrip("/")
 if S3_BUCKET:
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
