@@ -245,11 +245,18 @@ def _index_statements(field: Field) -> tuple[str, str]:
 
 
 def _execute_ddl(sql: str) -> None:
-    if connection.in_atomic_block:
-        # CONCURRENTLY is refused inside a transaction; the plain form is the same index.
-        sql = sql.replace(" CONCURRENTLY", "", 1)
+    if not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+        return
+    # CONCURRENTLY is refused inside a transaction; the plain form builds the same index.
+    # Deferred foreign-key checks of rows written earlier in the transaction must run
+    # first, or PostgreSQL refuses the DDL ("pending trigger events"), as in Django's
+    # own schema editor.
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(sql.replace(" CONCURRENTLY", "", 1))
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def index_build(field: Field) -> None:
