@@ -1,0 +1,249 @@
+"""Console screens for applications (with their keys) and their users."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import include, path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from accounts.models import ApiUser, Application
+from accounts.services import LOGIN_RE, MIN_PASSWORD, parse_tags
+from config.api.errors import Unprocessable
+
+admin.site.site_header = "cubebase"
+admin.site.site_title = "cubebase console"
+admin.site.index_title = "Dashboard"
+
+
+def copyable(value: str, label: str):
+    """A key shown in monospace with a button that copies it (static/console/console.js)."""
+    return format_html(
+        '<code class="cb-key" data-copy-source>{}</code> '
+        '<button type="button" class="button cb-copy" data-copy aria-label="Copy {}">Copy</button>',
+        value,
+        label,
+    )
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    list_display = ("name", "application_id", "auth_key", "class_count", "user_count", "created_at")
+    list_display_links = ("name",)
+    search_fields = ("name",)
+    actions = ["regenerate_keys"]
+    change_form_template = "admin/accounts/application/change_form.html"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _classes=Count("classes", distinct=True), _users=Count("users", distinct=True)
+            )
+        )
+
+    def get_fields(self, request, obj=None):
+        return (
+            ("name",)
+            if obj is None
+            else ("name", "application_id_key", "auth_key_copy", "auth_secret_copy")
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("application_id_key", "auth_key_copy", "auth_secret_copy")
+
+    @admin.display(description="Application ID", ordering="id")
+    def application_id(self, obj):
+        return obj.pk
+
+    @admin.display(description="Application ID")
+    def application_id_key(self, obj):
+        return copyable(str(obj.pk), "application id")
+
+    @admin.display(description="Authorization key")
+    def auth_key_copy(self, obj):
+        return copyable(obj.auth_key, "authorization key")
+
+    @admin.display(description="Authorization secret")
+    def auth_secret_copy(self, obj):
+        return copyable(obj.auth_secret, "authorization secret")
+
+    @admin.display(description="Classes", ordering="_classes")
+    def class_count(self, obj):
+        return obj._classes
+
+    @admin.display(description="Users", ordering="_users")
+    def user_count(self, obj):
+        return obj._users
+
+    @admin.action(description="Regenerate keys of the selected applications")
+    def regenerate_keys(self, request, queryset):
+        for app in queryset:
+            app.regenerate_keys()
+        self.message_user(request, f"New keys for {len(queryset)} application(s).")
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # A new application opens on its overview, where its keys are.
+        return HttpResponseRedirect(reverse("admin:accounts_application_change", args=[obj.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        app = self.get_object(request, object_id)
+        extra = {"console_app": app, "console_section": "overview", **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def get_urls(self):
+        from console.urls import console_patterns
+
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:app_id>/regenerate-keys/",
+                wrap(require_POST(self.regenerate_view)),
+                name="accounts_application_regenerate",
+            ),
+            path("<int:app_id>/", include(console_patterns(wrap))),
+            *super().get_urls(),
+        ]
+
+    def regenerate_view(self, request, app_id):
+        app = get_object_or_404(Application, pk=app_id)
+        app.regenerate_keys()
+        messages.success(
+            request, "New authorization key and secret: the old ones stop working now."
+        )
+        return HttpResponseRedirect(reverse("admin:accounts_application_change", args=[app.pk]))
+
+
+class ApiUserForm(forms.ModelForm):
+    """Tags as one comma-separated field; the password is hashed, never stored in clear."""
+
+    tags_text = forms.CharField(
+        label="Tags", required=False, help_text="Comma-separated, e.g. officers, staff"
+    )
+    new_password = forms.CharField(
+        label="Password",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=f"At least {MIN_PASSWORD} characters. Leave empty to keep the current one.",
+    )
+
+    class Meta:
+        model = ApiUser
+        fields = ("application", "login", "email", "full_name")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tags_text"].initial = ", ".join(self.instance.tags or [])
+        if self.instance.pk is None:
+            self.fields["new_password"].required = True
+            self.fields["new_password"].help_text = f"At least {MIN_PASSWORD} characters."
+        else:
+            self.fields["application"].disabled = True
+
+    def clean_login(self):
+        login = (self.cleaned_data.get("login") or "").strip()
+        if login and not LOGIN_RE.match(login):
+            raise forms.ValidationError("3-100 characters with no spaces or commas.")
+        return login or None
+
+    def clean_email(self):
+        return (self.cleaned_data.get("email") or "").strip() or None
+
+    def clean_tags_text(self):
+        try:
+            return parse_tags(self.cleaned_data.get("tags_text", ""))
+        except Unprocessable as exc:
+            raise forms.ValidationError(exc.errors["tags"]) from None
+
+    def clean_new_password(self):
+        password = self.cleaned_data.get("new_password") or ""
+        if password and len(password) < MIN_PASSWORD:
+            raise forms.ValidationError(f"At least {MIN_PASSWORD} characters.")
+        return password
+
+    def clean(self):
+        data = super().clean()
+        app = data.get("application") or self.instance.application_id and self.instance.application
+        if not data.get("login") and not data.get("email"):
+            raise forms.ValidationError("A login or an email is required.")
+        others = ApiUser.objects.filter(application=app).exclude(pk=self.instance.pk)
+        if data.get("login") and others.filter(login=data["login"]).exists():
+            self.add_error("login", "This login is taken in this application.")
+        if data.get("email") and others.filter(email__iexact=data["email"]).exists():
+            self.add_error("email", "This email is taken in this application.")
+        return data
+
+    def save(self, commit=True):
+        user = super().save(commit=False)
+        user.tags = self.cleaned_data["tags_text"]
+        if self.cleaned_data.get("new_password"):
+            user.set_password(self.cleaned_data["new_password"])
+        if commit:
+            user.save()
+        return user
+
+
+@admin.register(ApiUser)
+class ApiUserAdmin(admin.ModelAdmin):
+    form = ApiUserForm
+    list_display = (
+        "id",
+        "login",
+        "email",
+        "full_name",
+        "tag_list",
+        "created_at",
+        "last_request_at",
+    )
+    list_display_links = ("id", "login")
+    list_filter = ("application",)
+    search_fields = ("login", "email", "full_name", "tags")
+    fields = ("application", "login", "email", "full_name", "tags_text", "new_password")
+    list_per_page = 50
+
+    @admin.display(description="Tags")
+    def tag_list(self, obj):
+        return ", ".join(obj.tags)
+
+    def _app_from_request(self, request):
+        app_id = request.GET.get("application__id__exact") or request.GET.get("application")
+        if app_id and str(app_id).isdigit():
+            return Application.objects.filter(pk=app_id).first()
+        return None
+
+    def changelist_view(self, request, extra_context=None):
+        app = self._app_from_request(request)
+        extra = {"console_app": app, "console_section": "users", **(extra_context or {})}
+        if app:
+            extra["title"] = f"Users of {app.name}"
+        return super().changelist_view(request, extra_context=extra)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        app = self._app_from_request(request)
+        extra = {"console_app": app, "console_section": "users", **(extra_context or {})}
+        return super().add_view(request, form_url, extra_context=extra)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        user = self.get_object(request, object_id)
+        app = user.application if user else None
+        extra = {"console_app": app, "console_section": "users", **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def _back_to_list(self, obj):
+        url = reverse("admin:accounts_apiuser_changelist")
+        return HttpResponseRedirect(f"{url}?application__id__exact={obj.application_id}")
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if "_addanother" in request.POST or "_continue" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(request, f"User “{obj}” created.", messages.SUCCESS)
+        return self._back_to_list(obj)
+
+    def response_change(self, request, obj):
+        if "_addanother" in request.POST or "_continue" in request.POST:
+            return super().response_change(request, obj)
+        self.message_user(request, f"User “{obj}” saved.", messages.SUCCESS)
+        return self._back_to_list(obj)

@@ -1,0 +1,45 @@
+"""What every console screen shares: the application it works on and the page frame."""
+
+from django.contrib import admin
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+
+from accounts.caller import Caller
+from accounts.models import Application
+from classes.models import ObjectClass
+
+
+def application_or_404(app_id: int) -> Application:
+    return get_object_or_404(Application, pk=app_id)
+
+
+def class_or_404(application: Application, name: str) -> ObjectClass:
+    return get_object_or_404(ObjectClass, application=application, name=name)
+
+
+def admin_caller(application: Application) -> Caller:
+    """Console actions act as an administrator of the application (API.md §4.1)."""
+    return Caller.admin(application)
+
+
+def render(request, template: str, application: Application, *, title: str, section: str, **ctx):
+    """A console page: the admin's context, the application sidebar, and the page's own."""
+    context = {
+        **admin.site.each_context(request),
+        "title": title,
+        "console_app": application,
+        "console_section": section,
+        **ctx,
+    }
+    return TemplateResponse(request, template, context)
+
+
+def error_lines(errors) -> list[str]:
+    """`{"age": ["must be an integer"]}` -> ["age: must be an integer"]."""
+    if isinstance(errors, dict):
+        lines = []
+        for key, messages in errors.items():
+            for message in messages if isinstance(messages, list | tuple) else [messages]:
+                lines.append(message if key == "base" else f"{key}: {message}")
+        return lines
+    return [str(errors)]

@@ -1,0 +1,396 @@
+"""The record browser of a class: list, filter, sort, create, edit, delete, permissions,
+files, import and export. Every read goes through the query module and every write through
+the record services, as an administrator of the application."""
+
+import json
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from classes.models import RECORD_ACTIONS, FieldType
+from config.api.errors import ApiError
+from console.base import admin_caller, application_or_404, class_or_404, error_lines, render
+from console.forms import record_permission_forms
+from console.record_forms import RecordForm
+from records.models import Record
+
+PAGE_SIZE = 25
+OPERATORS = [
+    ("eq", "="),
+    ("ne", "≠"),
+    ("gt", ">"),
+    ("gte", "≥"),
+    ("lt", "<"),
+    ("lte", "≤"),
+    ("ctn", "contains"),
+    ("in", "in (a,b,…)"),
+    ("nin", "not in (a,b,…)"),
+    ("all", "has all (a,b,…)"),
+]
+SYSTEM_COLUMNS = ["_id", "user_id", "_parent_id", "created_at"]
+
+
+def records_url(klass, **params) -> str:
+    url = reverse("admin:console_records", args=[klass.application_id, klass.name])
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def record_url(record) -> str:
+    klass = record.object_class
+    return reverse("admin:console_record", args=[klass.application_id, klass.name, record.id])
+
+
+def record_or_404(klass, record_id) -> Record:
+    return get_object_or_404(Record, object_class=klass, id=record_id)
+
+
+# --- the browser ----------------------------------------------------------------------------
+
+
+def filter_rows(request) -> list[tuple[str, str, str]]:
+    """The filter rows of the browser's query string: f=age&op=gt&v=30 (repeatable)."""
+    fields, ops, values = (request.GET.getlist(k) for k in ("f", "op", "v"))
+    return [(f, o, v) for f, o, v in zip(fields, ops, values, strict=False) if f]
+
+
+def query_params(rows, sort: str) -> dict:
+    """Filter rows and a sort column -> the parameters the API list takes (API.md §5)."""
+    params: dict = {}
+    for field, op, value in rows:
+        if op == "eq":
+            params[field] = value
+        else:
+            params.setdefault(field, {})
+            if isinstance(params[field], dict):
+                params[field][op] = value
+    key = "sort_desc" if sort.startswith("-") else "sort_asc"
+    params[key] = sort.lstrip("-") or "_id"
+    return params
+
+
+def run_query(klass, caller, params: dict):
+    """The record queryset for these parameters, through the query module."""
+    from records.query import records_query
+
+    return records_query(klass=klass, caller=caller, params=params)
+
+
+def record_list(request, app_id, class_name):
+    app = application_or_404(app_id)
+    klass = class_or_404(app, class_name)
+    fields = list(klass.fields.all())
+    rows = filter_rows(request)
+    sort = request.GET.get("sort", "_id")
+    query_errors = []
+    try:
+        queryset = run_query(klass, admin_caller(app), query_params(rows, sort))
+        page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+        items = list(page.object_list)
+    except ApiError as exc:
+        query_errors, page, items = error_lines(exc.errors), None, []
+    keep = [(k, v) for k in ("f", "op", "v") for v in request.GET.getlist(k)]
+    return render(
+        request,
+        "console/records.html",
+        app,
+        title=f"{klass.name}: records",
+        section="custom",
+        klass=klass,
+        fields=fields,
+        columns=SYSTEM_COLUMNS + [f.name for f in fields],
+        rows=[_row(record, fields) for record in items],
+        page=page,
+        sort=sort,
+        filters=rows or [("", "eq", "")],
+        operators=OPERATORS,
+        query_errors=query_errors,
+        filter_query=urlencode(keep),
+        sort_query=urlencode([*keep, ("sort", sort)]),
+    )
+
+
+def _row(record, fields) -> dict:
+    return {"record": record, "cells": [cell(f, record.data.get(f.name)) for f in fields]}
+
+
+def cell(field, value) -> dict:
+    """How a value shows in the browser: text, and whether it is null or a file."""
+    if value is None:
+        return {"null": True, "text": "null"}
+    if field.type == FieldType.FILE and isinstance(value, dict):
+        return {"file": field.name, "text": value.get("name") or "file"}
+    if field.type == FieldType.BOOLEAN:
+        return {"text": "true" if value else "false"}
+    if field.type in (FieldType.ARRAY, FieldType.LOCATION):
+        return {"text": json.dumps(value, ensure_ascii=False)}
+    text = str(value)
+    return {"text": text if len(text) <= 80 else text[:79] + "…", "title": text}
+
+
+@require_POST
+def records_delete_selected(request, app_id, class_name):
+    from records.services import records_delete
+
+    app = application_or_404(app_id)
+    klass = class_or_404(app, class_name)
+    ids = request.POST.getlist("selected")
+    if ids:
+        result = records_delete(caller=admin_caller(app), klass=klass, ids=ids)
+        deleted = _deleted_count(result, ids)
+        messages.success(request, f"{deleted} record(s) deleted.")
+    else:
+        messages.warning(request, "Select the records to delete first.")
+    return HttpResponseRedirect(request.POST.get("next") or records_url(klass))
+
+
+def _deleted_count(result, ids) -> int:
+    if isinstance(result, dict):
+        done = result.get("SuccessfullyDeleted", {}).get("ids")
+        if done is not None:
+            return len(done)
+    if isinstance(result, int):
+        return result
+    return len(ids)
+
+
+# --- one record -----------------------------------------------------------------------------
+
+
+def record_add(request, app_id, class_name):
+    from records.services import record_create
+
+    app = application_or_404(app_id)
+    klass = class_or_404(app, class_name)
+    form = RecordForm(request.POST or None, request.FILES or None, klass=klass)
+    service_errors = []
+    if request.method == "POST" and form.is_valid():
+        data = form.record_data()
+        if form.cleaned_data.get("parent_id"):
+            data["_parent_id"] = form.cleaned_data["parent_id"]
+        try:
+            record = record_create(caller=admin_caller(app), klass=klass, data=data)
+            _save_files(request, form, record)
+        except ApiError as exc:
+            service_errors = _to_form_errors(form, exc)
+        else:
+            messages.success(request, f"Record {record.id} created.")
+            return HttpResponseRedirect(record_url(record))
+    return _record_page(request, app, klass, form, None, service_errors)
+
+
+def record_edit(request, app_id, class_name, record_id):
+    from records.services import record_update
+
+    app = application_or_404(app_id)
+    klass = class_or_404(app, class_name)
+    record = record_or_404(klass, record_id)
+    form = RecordForm(request.POST or None, request.FILES or None, klass=klass, record=record)
+    service_errors = []
+    if request.method == "POST" and form.is_valid():
+        data = form.record_data()
+        if "parent_id" in form.changed_data:
+            data["_parent_id"] = form.cleaned_data["parent_id"] or None
+        try:
+            if data:
+                record = record_update(caller=admin_caller(app), record=record, data=data)
+            _save_files(request, form, record)
+        except ApiError as exc:
+            service_errors = _to_form_errors(form, exc)
+        else:
+            messages.success(request, f"Record {record.id} saved.")
+            return HttpResponseRedirect(record_url(record))
+    return _record_page(request, app, klass, form, record, service_errors)
+
+
+def _record_page(request, app, klass, form, record, service_errors):
+    return render(
+        request,
+        "console/record_form.html",
+        app,
+        title=f"{klass.name}: {record.id if record else 'new record'}",
+        section="custom",
+        klass=klass,
+        record=record,
+        form=form,
+        service_errors=service_errors,
+        file_values={f.name: form.current_file(f.name) for f in form.file_fields()},
+    )
+
+
+def _to_form_errors(form, exc: ApiError) -> list[str]:
+    """Field errors of the services land on their form field; the rest above the form."""
+    errors = exc.errors if isinstance(exc.errors, dict) else {"base": [str(exc.errors)]}
+    rest = {}
+    for key, messages_ in errors.items():
+        if key in form.fields:
+            for message in messages_ if isinstance(messages_, list) else [messages_]:
+                form.add_error(key, str(message))
+        else:
+            rest[key] = messages_
+    return error_lines(rest)
+
+
+def _save_files(request, form, record) -> None:
+    """Uploads of File fields, and removals ticked on the form, through the record-file
+    service (the same code as POST/DELETE /data/{class}/{id}/file)."""
+    from blobs.files import record_file_delete, record_file_save
+
+    caller = admin_caller(record.object_class.application)
+    for field in form.file_fields():
+        upload = request.FILES.get(field.name)
+        if upload is not None:
+            record_file_save(caller=caller, record=record, field_name=field.name, upload=upload)
+        elif request.POST.get(f"{field.name}__clear"):
+            record_file_delete(caller=caller, record=record, field_name=field.name)
+
+
+def record_delete(request, app_id, class_name, record_id):
+    from records.services import records_delete
+
+    app = application_or_404(app_id)
+    klass = class_or_404(app, class_name)
+    record = record_or_404(klass, record_id)
+    if request.method == "POST":
+        records_delete(caller=admin_caller(app), klass=klass, ids=[record.id])
+        messages.success(request, f"Record {record_id} deleted.")
+        return HttpResponseRedirect(records_url(klass))
+    children = Record.objects.filter(application=app, parent_id=record.id).count()
+    return render(
+        request,
+        "console/record_delete.html",
+        app,
+        title=f"Delete record {record.id}?",
+        section="custom",
+        klass=klass,
+        record=record,
+        children=children,
+    )
+
+
+def record_permissions(request, app_id, class_name, record_id):
+    """ "Set permissions on record": read, update, delete, each with its level."""
+    from records.services import record_update
+
+    app = application_or_404(app_id)
+    klass = class_or_404(app, class_name)
+    record = record_or_404(klass, record_id)
+    forms = record_permission_forms(_record_levels(record), request.POST or None)
+    service_errors = []
+    if request.method == "POST" and all(form.is_valid() for form in forms):
+        permissions = {form.action: form.value() for form in forms}
+        try:
+            record_update(
+                caller=admin_caller(app), record=record, data={"permissions": permissions}
+            )
+        except ApiError as exc:
+            service_errors = error_lines(exc.errors)
+        else:
+            messages.success(request, f"Permissions of record {record.id} saved.")
+            return HttpResponseRedirect(record_url(record))
+    switched = [a for a in RECORD_ACTIONS if klass.uses_class_permissions(a)]
+    notice = (
+        f"The class uses its own permissions for {', '.join(switched)}: the record's level for "
+        "those actions is kept but has no effect until the switch is turned off."
+        if switched
+        else ""
+    )
+    return render(
+        request,
+        "console/permissions.html",
+        app,
+        title=f"Set permissions on record {record.id}",
+        section="custom",
+        klass=klass,
+        record=record,
+        forms=forms,
+        service_errors=service_errors,
+        notice=notice,
+        intro="Each action has its own level for this record.",
+        back_url=record_url(record),
+    )
+
+
+def _record_levels(record) -> dict:
+    return {
+        action: {
+            "access": getattr(record, f"{action}_access"),
+            "ids": getattr(record, f"{action}_ids"),
+            "groups": getattr(record, f"{action}_groups"),
+        }
+        for action in RECORD_ACTIONS
+    }
+
+
+def record_file(request, app_id, class_name, record_id, field_name):
+    """The file of a File field, streamed from storage."""
+    from blobs.backends import storage
+    from blobs.files import file_key
+
+    app = application_or_404(app_id)
+    klass = class_or_404(app, class_name)
+    record = record_or_404(klass, record_id)
+    field = klass.field_map().get(field_name)
+    value = record.data.get(field_name)
+    if field is None or field.type != FieldType.FILE or not isinstance(value, dict):
+        raise Http404("no file")
+    handle = storage().open(file_key(value["file_id"]), "rb")
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=value.get("name") or field_name,
+        content_type=value.get("content_type") or "application/octet-stream",
+    )
+
+
+# --- import and export ----------------------------------------------------------------------
+
+
+def class_import(request, app_id, class_name):
+    """Upload CSV/JSON/NDJSON; the import pipeline counts what it stored and lists the
+    lines it refused, with the reason."""
+    from records.importing import import_records
+
+    app = application_or_404(app_id)
+    klass = class_or_404(app, class_name)
+    if request.method != "POST" or "file" not in request.FILES:
+        return HttpResponseRedirect(reverse("admin:console_class", args=[app.pk, klass.name]))
+    upload = request.FILES["file"]
+    try:
+        report = import_records(
+            application=app,
+            klass=klass,
+            source=upload,
+            filename=upload.name,
+            format=request.POST.get("format") or None,
+        )
+    except ApiError as exc:
+        report, errors = None, error_lines(exc.errors)
+    else:
+        errors = []
+    return render(
+        request,
+        "console/import_result.html",
+        app,
+        title=f"Import into {klass.name}",
+        section="custom",
+        klass=klass,
+        report=report,
+        errors=errors,
+        filename=upload.name,
+    )
+
+
+def class_export(request, app_id, class_name):
+    from records.importing import export_records
+
+    app = application_or_404(app_id)
+    klass = class_or_404(app, class_name)
+    fmt = request.GET.get("format", "csv")
+    if fmt not in ("csv", "json", "ndjson"):
+        raise Http404("unknown format")
+    return export_records(klass=klass, format=fmt, filename=f"{klass.name}.{fmt}")

@@ -1,0 +1,61 @@
+"""The console's screens under one application; mounted by ApplicationAdmin.get_urls."""
+
+from django.urls import path
+
+from console import custom, records, storage
+
+
+def console_patterns(wrap) -> list:
+    """`wrap` is admin_site.admin_view: only active staff users pass."""
+    table = [
+        ("custom/", custom.custom_index, "console_custom"),
+        ("custom/add/", custom.class_add, "console_class_add"),
+        ("custom/<str:class_name>/", custom.class_detail, "console_class"),
+        ("custom/<str:class_name>/delete/", custom.class_delete, "console_class_delete"),
+        (
+            "custom/<str:class_name>/permissions/",
+            custom.class_permissions,
+            "console_class_permissions",
+        ),
+        ("custom/<str:class_name>/fields/add/", custom.field_add, "console_field_add"),
+        (
+            "custom/<str:class_name>/fields/<str:field_name>/index/",
+            custom.field_index,
+            "console_field_index",
+        ),
+        (
+            "custom/<str:class_name>/fields/<str:field_name>/remove/",
+            custom.field_remove,
+            "console_field_remove",
+        ),
+        ("custom/<str:class_name>/import/", records.class_import, "console_class_import"),
+        ("custom/<str:class_name>/export/", records.class_export, "console_class_export"),
+        ("custom/<str:class_name>/records/", records.record_list, "console_records"),
+        ("custom/<str:class_name>/records/add/", records.record_add, "console_record_add"),
+        (
+            "custom/<str:class_name>/records/delete/",
+            records.records_delete_selected,
+            "console_records_delete",
+        ),
+        ("custom/<str:class_name>/records/<str:record_id>/", records.record_edit, "console_record"),
+        (
+            "custom/<str:class_name>/records/<str:record_id>/delete/",
+            records.record_delete,
+            "console_record_delete",
+        ),
+        (
+            "custom/<str:class_name>/records/<str:record_id>/permissions/",
+            records.record_permissions,
+            "console_record_permissions",
+        ),
+        (
+            "custom/<str:class_name>/records/<str:record_id>/file/<str:field_name>/",
+            records.record_file,
+            "console_record_file",
+        ),
+        ("storage/", storage.blob_list, "console_storage"),
+        ("storage/upload/", storage.blob_upload, "console_blob_upload"),
+        ("storage/<int:blob_id>/download/", storage.blob_download, "console_blob_download"),
+        ("storage/<int:blob_id>/delete/", storage.blob_delete, "console_blob_delete"),
+    ]
+    return [path(route, wrap(view), name=name) for route, view, name in table]
