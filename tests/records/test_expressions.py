@@ -1,0 +1,93 @@
+"""The index built by `index_statements` is the one the compiler's expression can use."""
+
+import pytest
+from django.db import connection
+
+from classes.models import Field, ObjectClass
+from records.models import Record
+from records.query.expressions import field_expression, index_statements
+
+
+def _explain(queryset) -> str:
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.fixture
+def indexed(application):
+    klass = ObjectClass.objects.create(application=application, name="profile")
+    fields = {
+        name: Field.objects.create(object_class=klass, name=name, type=kind, indexed=True)
+        for name, kind in [("age", "integer"), ("name", "string"), ("tags", "array")]
+    }
+    Record.objects.bulk_create(
+        Record(
+            id=f"{i:024x}",
+            application=application,
+            object_class=klass,
+            user_id=1,
+            created_at=0,
+            updated_at=0,
+            data={"age": i, "name": f"n{i}", "tags": [str(i)]},
+        )
+        for i in range(600)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending FK checks before DDL
+        for field in fields.values():
+            create, _ = index_statements(klass, field)
+            # CONCURRENTLY cannot run inside the test's transaction; the index is the same.
+            cursor.execute(create.replace(" CONCURRENTLY", ""))
+        cursor.execute("ANALYZE records_record")
+    return klass, fields
+
+
+@pytest.mark.parametrize(
+    "field_name, lookup, value",
+    [
+        ("age", "exact", 41),
+        ("age", "gt", 10),
+        ("age", "lte", 3),
+        ("name", "exact", "n4"),
+        ("name", "gte", "n2"),
+    ],
+)
+def test_indexed_comparison_uses_the_field_index(indexed, field_name, lookup, value):
+    klass, fields = indexed
+    qs = (
+        Record.objects.filter(object_class=klass)
+        .alias(v=field_expression(fields[field_name]))
+        .filter(**{f"v__{lookup}": value})
+    )
+    plan = _explain(qs)
+    assert f"record_c{klass.pk}_f{fields[field_name].pk}" in plan, plan
+
+
+def test_array_contains_uses_the_gin_index(indexed):
+    klass, fields = indexed
+    with connection.cursor() as cursor:  # leave the GIN index as the only field index
+        for name in ("age", "name"):
+            cursor.execute(index_statements(klass, fields[name])[1].replace(" CONCURRENTLY", ""))
+    qs = (
+        Record.objects.filter(object_class=klass)
+        .alias(v=field_expression(fields["tags"]))
+        .filter(v__contains=["4"])
+    )
+    plan = _explain(qs)
+    assert f"record_c{klass.pk}_f{fields['tags'].pk}" in plan, plan
+    assert qs.count() == 1
+
+
+def test_drop_statement_removes_the_index(indexed):
+    klass, fields = indexed
+    _, drop = index_statements(klass, fields["age"])
+    with connection.cursor() as cursor:
+        cursor.execute(drop.replace(" CONCURRENTLY", ""))
+        cursor.execute(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = %s",
+            [f"record_c{klass.pk}_f{fields['age'].pk}"],
+        )
+        assert cursor.fetchone()[0] == 0
