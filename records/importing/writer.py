@@ -1,0 +1,273 @@
+"""Writing checked rows to `records_record` with PostgreSQL COPY, one batch per transaction.
+
+Two paths, chosen per row:
+
+- **direct**: a row with a generated `_id` and no `_parent_id` cannot collide with anything,
+  so it is streamed straight into the table through COPY while the next rows are still being
+  coerced (PostgreSQL parses one part while Python prepares the next).
+- **staged**: a row that carries its own `_id` or a `_parent_id` is held (at most one batch)
+  and, at the end of the batch, COPied into a temporary staging table. SQL then finds ids
+  repeated from earlier batches (`_import_seen`, a session-lived temporary table: constant
+  memory in Python whatever the file size), parents that do not exist, and ids that already
+  exist, and applies `on_conflict` before one INSERT ... SELECT.
+"""
+
+from django.db import connection
+
+from records.models import Record
+
+from .rows import Row, RowProblem
+
+CONFLICT_MODES = ("error", "skip", "update")
+FLUSH_ROWS = 512  # rows per write to the COPY stream
+STAGE, SEEN = "_import_stage", "_import_seen"
+HEAD = ("id", "parent_id", "user_id", "created_at", "updated_at", "data")
+
+
+def _copy_literal(value) -> str:
+    """A constant in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, list | tuple):
+        return "{" + ",".join(f'"{item}"' for item in value) + "}"
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def _tail(klass) -> tuple[list[str], str]:
+    """The columns every imported row shares (application, class, default record
+    permissions, and any column added later with a default), and their COPY text."""
+    columns, values = [], []
+    for field in Record._meta.concrete_fields:
+        if field.column in HEAD:
+            continue
+        if field.name == "application":
+            value = klass.application_id
+        elif field.name == "object_class":
+            value = klass.pk
+        elif field.has_default():
+            value = field.get_default()
+        elif field.null:
+            value = None
+        else:
+            raise RuntimeError(f"records_record.{field.column} has no default to import with")
+        columns.append(field.column)
+        values.append(_copy_literal(value))
+    return columns, "\t".join(values)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\") if "\\" in text else text
+
+
+class BatchResult:
+    __slots__ = ("imported", "updated", "skipped", "errors")
+
+    def __init__(self):
+        self.imported = self.updated = self.skipped = 0
+        self.errors: list[tuple[int, str]] = []
+
+
+class RecordWriter:
+    """Writes the rows of one import. Call `start()` once, then per batch (inside one
+    transaction): `add(row)` for each row, `finish()` at the end; `abort()` on failure."""
+
+    def __init__(self, klass, *, on_conflict: str, dry_run: bool, now: int):
+        if on_conflict not in CONFLICT_MODES:
+            raise ValueError(f"on_conflict must be one of {', '.join(CONFLICT_MODES)}")
+        self.klass, self.on_conflict, self.dry_run = klass, on_conflict, dry_run
+        self.now = now
+        self.table = Record._meta.db_table
+        tail_columns, self.tail = _tail(klass)
+        self.columns = [*HEAD, *tail_columns]
+        self._copy_cm = self._copy = None
+        self._pending: list[str] = []
+        self._direct = 0
+        self._staged: list[Row] = []
+        self._batch_ids: dict[str, int] = {}
+
+    def _cursor(self):
+        connection.ensure_connection()
+        return connection.connection.cursor()
+
+    def start(self) -> None:
+        """Prepare the session's temporary tables (empty for this import)."""
+        with self._cursor() as cur:
+            cur.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} AS "
+                f"SELECT *, 0::bigint AS _line FROM {self.table} WITH NO DATA"
+            )
+            cur.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {SEEN} (id text PRIMARY KEY, line bigint)"
+            )
+            cur.execute(f"TRUNCATE {SEEN}")
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def add(self, row: Row, new_id) -> None:
+        """Queue a checked row. Raises RowProblem for an `_id` repeated inside the batch."""
+        if row.id is None and row.parent_id is None:
+            created = self.now if row.created_at is None else row.created_at
+            rid = new_id(created)
+            updated = self.now if row.updated_at is None else row.updated_at
+            user = "\\N" if row.user_id is None else row.user_id
+            self._pending.append(
+                f"{rid}\t\\N\t{user}\t{created}\t{updated}\t{_escape(row.data)}\t{self.tail}\n"
+            )
+            self._direct += 1
+            if len(self._pending) >= FLUSH_ROWS:
+                self._write_direct()
+            return
+        if row.id is None:
+            row.id = new_id(self.now if row.created_at is None else row.created_at)
+        else:
+            first = self._batch_ids.get(row.id)
+            if first is not None:
+                raise RowProblem(f"_id: {row.id} is repeated (first on line {first})")
+            self._batch_ids[row.id] = row.line
+        self._staged.append(row)
+
+    def _write_direct(self) -> None:
+        if not self.dry_run:
+            if self._copy is None:
+                cols = ", ".join(self.columns)
+                self._copy_cm = self._cursor().copy(f"COPY {self.table} ({cols}) FROM STDIN")
+                self._copy = self._copy_cm.__enter__()
+            self._copy.write("".join(self._pending))
+        self._pending.clear()
+
+    # -- end of a batch -----------------------------------------------------------------------
+
+    def finish(self) -> BatchResult:
+        """Write what the batch holds; answers its counts and the lines that failed."""
+        result = BatchResult()
+        if self._pending:
+            self._write_direct()
+        if self._copy_cm is not None:
+            cm, self._copy_cm, self._copy = self._copy_cm, None, None
+            cm.__exit__(None, None, None)
+        result.imported += self._direct
+        self._direct = 0
+        if self._staged:
+            with self._cursor() as cur:
+                self._finish_staged(cur, result)
+        self._staged, self._batch_ids = [], {}
+        return result
+
+    def abort(self) -> None:
+        """Drop what the batch holds (its transaction is being rolled back)."""
+        if self._copy_cm is not None:
+            cm, self._copy_cm, self._copy = self._copy_cm, None, None
+            try:
+                cm.__exit__(RuntimeError, RuntimeError("import aborted"), None)
+            except Exception:  # noqa: BLE001 - the transaction is rolled back anyway
+                pass
+        self._pending, self._direct, self._staged, self._batch_ids = [], 0, [], {}
+
+    def _stage_line(self, row: Row) -> str:
+        def nul(value):
+            return "\\N" if value is None else value
+
+        return (
+            f"{row.id}\t{nul(row.parent_id)}\t{nul(row.user_id)}\t{nul(row.created_at)}\t"
+            f"{nul(row.updated_at)}\t{_escape(row.data)}\t{self.tail}\t{row.line}\n"
+        )
+
+    def _finish_staged(self, cur, result: BatchResult) -> None:
+        cur.execute(f"TRUNCATE {STAGE}")
+        cols = ", ".join(self.columns)
+        with cur.copy(f"COPY {STAGE} ({cols}, _line) FROM STDIN") as copy:
+            for start in range(0, len(self._staged), FLUSH_ROWS):
+                chunk = self._staged[start : start + FLUSH_ROWS]
+                copy.write("".join(self._stage_line(row) for row in chunk))
+        failed = self._repeated(cur) + self._orphans(cur)
+        result.errors.extend(failed)
+        drop = [line for line, _ in failed]
+        updates = self._conflicts(cur, result, drop)
+        if drop:
+            cur.execute(f"DELETE FROM {STAGE} WHERE _line = ANY(%s)", [drop])
+        if self.dry_run:
+            result.updated += len(updates)
+            result.imported += len(self._staged) - len(drop) - len(updates)
+            return
+        if updates:
+            result.updated += self._update(cur, updates)
+        result.imported += self._insert(cur, result, len(self._staged) - len(drop) - len(updates))
+
+    def _repeated(self, cur) -> list[tuple[int, str]]:
+        """Ids seen on an earlier batch's line; this batch's ids are remembered."""
+        cur.execute(
+            f"WITH seen AS (INSERT INTO {SEEN} (id, line) SELECT id, _line FROM {STAGE} "
+            f"ON CONFLICT (id) DO NOTHING) "
+            f"SELECT s._line, s.id, n.line FROM {STAGE} s JOIN {SEEN} n ON n.id = s.id"
+        )
+        return [
+            (line, f"_id: {rid} is repeated (first on line {first})")
+            for line, rid, first in cur.fetchall()
+        ]
+
+    def _orphans(self, cur) -> list[tuple[int, str]]:
+        """Rows whose parent is neither a record of the application nor an earlier row."""
+        cur.execute(
+            f"SELECT s._line, s.parent_id FROM {STAGE} s WHERE s.parent_id IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {self.table} r "
+            f"  WHERE r.id = s.parent_id AND r.application_id = %s) "
+            f"AND NOT EXISTS (SELECT 1 FROM {SEEN} n WHERE n.id = s.parent_id AND n.line < s._line)",
+            [self.klass.application_id],
+        )
+        return [
+            (line, f"_parent_id: {parent} is not a record of this application")
+            for line, parent in cur.fetchall()
+        ]
+
+    def _conflicts(self, cur, result: BatchResult, drop: list[int]) -> list[int]:
+        """Rows whose `_id` already exists: skipped, refused, or to be updated (answered)."""
+        cur.execute(
+            f"SELECT s._line, s.id, r.object_class_id FROM {STAGE} s "
+            f"JOIN {self.table} r ON r.id = s.id"
+        )
+        updates, dropped = [], set(drop)
+        for line, rid, class_id in cur.fetchall():
+            if line in dropped:
+                continue
+            if class_id != self.klass.pk:
+                result.errors.append((line, f"_id: {rid} is a record of another class"))
+            elif self.on_conflict == "update":
+                updates.append(line)
+                continue
+            elif self.on_conflict == "skip":
+                result.skipped += 1
+            else:
+                result.errors.append((line, f"_id: {rid} already exists"))
+            drop.append(line)
+        return updates
+
+    def _update(self, cur, lines: list[int]) -> int:
+        """The row replaces the record's values and parent; owner and created_at are kept
+        unless the row gives them."""
+        cur.execute(
+            f"UPDATE {self.table} r SET data = s.data, parent_id = s.parent_id, "
+            f"user_id = COALESCE(s.user_id, r.user_id), "
+            f"created_at = COALESCE(s.created_at, r.created_at), "
+            f"updated_at = COALESCE(s.updated_at, %s) "
+            f"FROM {STAGE} s WHERE r.id = s.id AND r.object_class_id = %s AND s._line = ANY(%s)",
+            [self.now, self.klass.pk, lines],
+        )
+        updated = cur.rowcount
+        cur.execute(f"DELETE FROM {STAGE} WHERE _line = ANY(%s)", [lines])
+        return updated
+
+    def _insert(self, cur, result: BatchResult, expected: int) -> int:
+        select = ", ".join(
+            f"COALESCE({c}, %(now)s)" if c in ("created_at", "updated_at") else c
+            for c in self.columns
+        )
+        cur.execute(
+            f"INSERT INTO {self.table} ({', '.join(self.columns)}) "
+            f"SELECT {select} FROM {STAGE} ON CONFLICT (id) DO NOTHING",
+            {"now": self.now},
+        )
+        # A record created by someone else between the check and the insert: skipped.
+        result.skipped += expected - cur.rowcount
+        return cur.rowcount
