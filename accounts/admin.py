@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404
 from django.urls import include, path, reverse
 from django.utils.html import format_html
@@ -30,7 +30,15 @@ def copyable(value: str, label: str):
 
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
-    list_display = ("name", "application_id", "auth_key", "class_count", "user_count", "created_at")
+    list_display = (
+        "name",
+        "application_id",
+        "auth_key",
+        "class_count",
+        "user_count",
+        "modules",
+        "created_at",
+    )
     list_display_links = ("name",)
     search_fields = ("name",)
     actions = ["regenerate_keys"]
@@ -78,6 +86,17 @@ class ApplicationAdmin(admin.ModelAdmin):
     @admin.display(description="Users", ordering="_users")
     def user_count(self, obj):
         return obj._users
+
+    @admin.display(description="Modules")
+    def modules(self, obj):
+        return format_html(
+            '<span class="cb-modules"><a href="{}">Custom</a><a href="{}">Storage</a>'
+            '<a href="{}?application__id__exact={}">Users</a></span>',
+            reverse("admin:console_custom", args=[obj.pk]),
+            reverse("admin:console_storage", args=[obj.pk]),
+            reverse("admin:accounts_apiuser_changelist"),
+            obj.pk,
+        )
 
     @admin.action(description="Regenerate keys of the selected applications")
     def regenerate_keys(self, request, queryset):
@@ -209,10 +228,21 @@ class ApiUserAdmin(admin.ModelAdmin):
         return ", ".join(obj.tags)
 
     def _app_from_request(self, request):
-        app_id = request.GET.get("application__id__exact") or request.GET.get("application")
-        if app_id and str(app_id).isdigit():
-            return Application.objects.filter(pk=app_id).first()
+        """The application a users page is about: its filter, ?application=, or the filter
+        the admin keeps in `_changelist_filters` on the add page."""
+        kept = QueryDict(request.GET.get("_changelist_filters", ""))
+        for params in (request.GET, kept):
+            app_id = params.get("application__id__exact") or params.get("application")
+            if app_id and str(app_id).isdigit():
+                return Application.objects.filter(pk=app_id).first()
         return None
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        app = self._app_from_request(request)
+        if app is not None:
+            initial["application"] = app.pk
+        return initial
 
     def changelist_view(self, request, extra_context=None):
         app = self._app_from_request(request)

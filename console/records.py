@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -351,27 +351,28 @@ def record_file(request, app_id, class_name, record_id, field_name):
 
 
 def class_import(request, app_id, class_name):
-    """Upload CSV/JSON/NDJSON; the import pipeline counts what it stored and lists the
-    lines it refused, with the reason."""
-    from records.importing import import_records
+    """Upload CSV/JSON/NDJSON; the import pipeline (the one `import_records` runs) counts
+    what it stored and lists the lines it refused, with the reason."""
+    from records.importing import ImportFailed, import_records
 
     app = application_or_404(app_id)
     klass = class_or_404(app, class_name)
     if request.method != "POST" or "file" not in request.FILES:
         return HttpResponseRedirect(reverse("admin:console_class", args=[app.pk, klass.name]))
     upload = request.FILES["file"]
+    owner = request.POST.get("owner") or ""
+    report, errors = None, []
     try:
         report = import_records(
-            application=app,
-            klass=klass,
-            source=upload,
-            filename=upload.name,
-            format=request.POST.get("format") or None,
+            klass,
+            upload,
+            request.POST.get("format") or None,
+            name=upload.name,
+            owner_id=int(owner) if owner.isdigit() else None,
+            on_conflict=request.POST.get("on_conflict") or "error",
         )
-    except ApiError as exc:
-        report, errors = None, error_lines(exc.errors)
-    else:
-        errors = []
+    except ImportFailed as exc:
+        errors = [str(exc)]
     return render(
         request,
         "console/import_result.html",
@@ -385,12 +386,19 @@ def class_import(request, app_id, class_name):
     )
 
 
+EXPORT_TYPES = {"csv": "text/csv", "json": "application/json", "ndjson": "application/x-ndjson"}
+
+
 def class_export(request, app_id, class_name):
-    from records.importing import export_records
+    """The class's records as a download, streamed (no size limit in memory)."""
+    from records.importing import iter_export
 
     app = application_or_404(app_id)
     klass = class_or_404(app, class_name)
     fmt = request.GET.get("format", "csv")
-    if fmt not in ("csv", "json", "ndjson"):
+    if fmt not in EXPORT_TYPES:
         raise Http404("unknown format")
-    return export_records(klass=klass, format=fmt, filename=f"{klass.name}.{fmt}")
+    chunks = (chunk.encode() for chunk in iter_export(klass, fmt))
+    response = StreamingHttpResponse(chunks, content_type=EXPORT_TYPES[fmt] + "; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{klass.name}.{fmt}"'
+    return response
