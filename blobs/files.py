@@ -10,13 +10,17 @@ objects are removed once it commits (a rolled-back delete keeps its files).
 """
 
 import logging
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from django.core.files import File
 from django.db import transaction
 
 from blobs.backends import storage
 from blobs.models import RECORD_FILE_PREFIX, StoredFile
-from records.ids import is_object_id
+from records.ids import is_object_id, new_object_id
+from records.models import Record
 
 logger = logging.getLogger(__name__)
 
@@ -54,3 +58,73 @@ def delete_objects(keys: Iterable[str]) -> None:
             store.delete(key)
         except Exception:  # storage outage: the orphan sweep removes it later
             logger.exception("could not delete stored object %s", key)
+
+
+# --- attaching and detaching ---------------------------------------------------------------
+
+
+@dataclass
+class Upload:
+    """A received file, staged in a local temporary file."""
+
+    path: str
+    size: int
+    name: str
+    content_type: str
+
+
+def record_file_attach(*, record, field_name: str, upload: Upload) -> dict:
+    """Store the upload as the record's `field_name` file, replacing (and removing, on
+    commit) the previous one. Answers the field's new value."""
+    file_id = new_object_id()
+    key = file_key(file_id)
+    with open(upload.path, "rb") as handle:
+        stored_key = storage().save(key, File(handle, name=key))
+    try:
+        return _attach(record, field_name, file_id, stored_key, upload)
+    except BaseException:
+        delete_objects([stored_key])
+        raise
+
+
+@transaction.atomic
+def _attach(record, field_name, file_id, key, upload: Upload) -> dict:
+    record = Record.objects.select_for_update().get(pk=record.pk)
+    stored = StoredFile.objects.create(
+        id=file_id,
+        application_id=record.application_id,
+        record_id=record.pk,
+        field_name=field_name,
+        key=key,
+        name=upload.name,
+        content_type=upload.content_type,
+        size=upload.size,
+    )
+    _set_value(record, field_name, stored.value())
+    return stored.value()
+
+
+@transaction.atomic
+def record_file_detach(*, record, field_name: str) -> bool:
+    """Clear the record's `field_name` file; its object goes on commit. False if empty."""
+    record = Record.objects.select_for_update().get(pk=record.pk)
+    if not record.data.get(field_name):
+        return False
+    _set_value(record, field_name, None)
+    return True
+
+
+def _set_value(record, field_name: str, value) -> None:
+    previous = record.data.get(field_name)
+    record.data = {**record.data, field_name: value}
+    record.updated_at = int(time.time())
+    record.save(update_fields=["data", "updated_at"])
+    schedule_file_deletion([previous])
+
+
+def stored_file_for(record, field_name: str) -> StoredFile | None:
+    value = record.data.get(field_name)
+    ids = file_ids([value])
+    if not ids:
+        return None
+    return StoredFile.objects.filter(id=ids[0]).first()

@@ -1,0 +1,191 @@
+"""The Storage API (`/blobs`, API.md §7). Views are thin: look the blob up as the caller
+may see it, hand the input to a service, answer JSON.
+
+`/blobs/{x}` means two things, told apart by the shape of `x`: 32 or more hex characters
+is a uid (GET answers a 302 to the file), anything else is the integer id (GET answers
+the blob's JSON; PUT edits; DELETE deletes). Integer ids never reach 32 digits.
+"""
+
+from django.http import HttpResponse, HttpResponseRedirect
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from accounts.authentication import HasUserSession, session_for_token, token_from
+from blobs import services
+from blobs.backends import backend
+from blobs.models import Blob, is_uid
+from blobs.serializers import blob_json, upload_access_json
+from classes.types import CoercionError, coerce_integer
+from config.api.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from config.api.params import all_params, query_params
+from config.api.views import ApiView
+
+MAX_PER_PAGE = 100
+
+
+def find_blob(caller, ident: str, *, write: bool = False) -> Blob:
+    """The blob `ident` (id or uid) names in the caller's application, if the caller may see
+    it (owner, or any session for a public blob) or change it (owner only)."""
+    blobs = Blob.objects.filter(application=caller.application)
+    if is_uid(ident):
+        blob = blobs.filter(uid=ident).first()
+    elif ident.isdigit() and len(ident) <= 18:
+        blob = blobs.filter(pk=int(ident)).first()
+    else:
+        blob = None
+    if blob is None:
+        raise NotFound("File not found")
+    if caller.is_admin or (caller.user_id is not None and blob.owner_id == caller.user_id):
+        return blob
+    if blob.public and not write:
+        return blob
+    raise Forbidden()
+
+
+def _blob_input(request) -> dict:
+    params = all_params(request)
+    nested = params.get("blob")
+    return nested if isinstance(nested, dict) else params
+
+
+def _page_param(params: dict, name: str, default: int, maximum: int | None = None) -> int:
+    try:
+        value = coerce_integer(params.get(name, default))
+    except CoercionError:
+        raise Unprocessable({name: ["must be an integer"]}) from None
+    if value < 1 or (maximum is not None and value > maximum):
+        bound = f"between 1 and {maximum}" if maximum else "at least 1"
+        raise Unprocessable({name: [f"must be {bound}"]})
+    return value
+
+
+class BlobsView(ApiView):
+    permission_classes = [HasUserSession]
+
+    def get(self, request):
+        params = query_params(request)
+        page = _page_param(params, "page", 1)
+        per_page = _page_param(params, "per_page", 10, MAX_PER_PAGE)
+        blobs = Blob.objects.filter(application=request.user.application, owner=request.user.user)
+        start = (page - 1) * per_page
+        return Response(
+            {
+                "current_page": page,
+                "per_page": per_page,
+                "total_entries": blobs.count(),
+                "items": [{"blob": blob_json(b)} for b in blobs[start : start + per_page]],
+            }
+        )
+
+    def post(self, request):
+        data = _blob_input(request)
+        blob = services.blob_create(
+            caller=request.user,
+            name=data.get("name"),
+            content_type=data.get("content_type"),
+            public=data.get("public"),
+        )
+        return Response(_with_upload_access(blob, request), status=201)
+
+
+def _with_upload_access(blob: Blob, request) -> dict:
+    url, fields = backend().upload_access(blob, request)
+    return {
+        "blob": {**blob_json(blob), "blob_object_access": upload_access_json(blob, url, fields)}
+    }
+
+
+@csrf_exempt
+def blob_by_ident(request, ident: str):
+    """`/blobs/{uid}` downloads, `/blobs/{id}` is the blob itself (see the module doc)."""
+    if is_uid(ident) and request.method in ("GET", "HEAD"):
+        return DownloadView.as_view()(request, uid=ident)
+    return BlobView.as_view()(request, ident=ident)
+
+
+class BlobView(ApiView):
+    def get_permissions(self):
+        return (
+            [HasUserSession()]
+            if self.request.method in ("PUT", "DELETE")
+            else super().get_permissions()
+        )
+
+    def get(self, request, ident):
+        return Response({"blob": blob_json(find_blob(request.user, ident))})
+
+    def put(self, request, ident):
+        blob = find_blob(request.user, ident, write=True)
+        blob, reopened = services.blob_update(blob=blob, data=_blob_input(request))
+        if reopened:
+            return Response(_with_upload_access(blob, request))
+        return Response({"blob": blob_json(blob)})
+
+    def delete(self, request, ident):
+        services.blob_delete(blob=find_blob(request.user, ident, write=True))
+        return HttpResponse(status=200)
+
+
+class CompleteView(ApiView):
+    permission_classes = [HasUserSession]
+
+    def put(self, request, ident):
+        blob = find_blob(request.user, ident, write=True)
+        size = _blob_input(request).get("size")
+        services.blob_complete(blob=blob, size=size)
+        return HttpResponse(status=200)
+
+    post = put  # the source document's curl example posts
+
+
+class ObjectView(ApiView):
+    def get(self, request, uid):
+        blob = find_blob(request.user, uid)
+        body = blob_json(blob)
+        if query_params(request).get("download_url") not in (None, "", "0", "false"):
+            _require_complete(blob)
+            url = backend().download_url(blob, request)
+            body["blob_object_access"] = {
+                "id": blob.pk,
+                "blob_id": blob.pk,
+                "object_access_type": "Read",
+                "download_url": url,
+                "dowload_url": url,
+            }
+        return Response({"blob": body})
+
+
+def _require_complete(blob: Blob) -> None:
+    if not blob.is_complete:
+        raise NotFound("File is not uploaded yet")
+
+
+class DownloadView(ApiView):
+    """302 to the object. A public blob needs no session (a stale token is ignored); a
+    private one needs its owner's token, as the CB-Token header or `?token=`."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request, uid):
+        blob = Blob.objects.filter(uid=uid).select_related("application").first()
+        if blob is None:
+            raise NotFound("File not found")
+        if not blob.public:
+            self._check_owner(request, blob)
+        _require_complete(blob)
+        response = HttpResponseRedirect(backend().download_url(blob, request))
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @staticmethod
+    def _check_owner(request, blob: Blob) -> None:
+        token = token_from(request)
+        session = session_for_token(token) if token else None
+        if session is None:
+            raise Unauthorized()
+        if session.application_id != blob.application_id:
+            raise NotFound("File not found")
+        if session.user_id != blob.owner_id:
+            raise Forbidden()

@@ -1,0 +1,31 @@
+"""The filesystem backend's downloads: `/blobs/{uid}/content?expires=&signature=`, the
+short-lived URL `/blobs/{uid}` redirects to. The signature (HMAC over SECRET_KEY) is the
+whole authorisation, so the URL works in an <img> tag or a plain download manager."""
+
+from django.http import FileResponse
+
+from blobs.backends import download_signature_ok, storage
+from blobs.models import Blob
+from config.api.errors import json_error
+
+
+def content_view(request, uid: str):
+    if request.method not in ("GET", "HEAD"):
+        return json_error(405, "method not allowed")
+    expires, signature = request.GET.get("expires"), request.GET.get("signature")
+    if not download_signature_ok(uid, expires, signature):
+        return json_error(403, "the download link is invalid or has expired")
+    blob = Blob.objects.filter(uid=uid).first()
+    if blob is None or not blob.is_complete:
+        return json_error(404, "File not found")
+    store = storage()
+    if not store.exists(blob.key):
+        return json_error(404, "File not found")
+    response = FileResponse(
+        store.open(blob.key, "rb"), content_type=blob.content_type, filename=blob.name
+    )
+    response["Content-Disposition"] = response["Content-Disposition"].replace(
+        "attachment", "inline", 1
+    )
+    response["Cache-Control"] = "private, max-age=600"
+    return response

@@ -1,0 +1,152 @@
+"""`/data/{class}/{id}/file` (API.md §6): upload, download and delete a record's file.
+
+The multipart body is read here as a stream (blobs.multipart), not by DRF's parsers: the
+file goes to a temporary file in chunks and reading stops at 32 MB + 1 byte.
+"""
+
+import mimetypes
+import os
+import tempfile
+
+from django.http import FileResponse, HttpResponse
+from rest_framework.response import Response
+
+from accounts.authentication import HasUserSession
+from blobs import files
+from blobs.backends import storage
+from blobs.models import MAX_RECORD_FILE_BYTES
+from blobs.multipart import FormError, parts
+from blobs.services import MIME_RE
+from classes.models import FieldType, ObjectClass
+from config.api.errors import BadRequest, NotFound, TooLarge, Unprocessable
+from config.api.params import all_params, query_params
+from config.api.views import ApiView
+from records.models import Record
+
+FORM_OVERHEAD_BYTES = 64 * 1024
+_TOO_LARGE = f"file is too large (max {MAX_RECORD_FILE_BYTES} bytes)"
+
+
+def _check(caller, record, action, klass):
+    from records.permissions import check
+
+    check(caller, record, action, klass)
+
+
+def _record(caller, class_name: str, record_id: str, action: str) -> tuple[ObjectClass, Record]:
+    klass = ObjectClass.objects.filter(application=caller.application, name=class_name).first()
+    if klass is None:
+        raise NotFound(f"class '{class_name}' not found")
+    record = Record.objects.filter(object_class=klass, pk=record_id).first()
+    if record is None:
+        raise NotFound("record not found")
+    _check(caller, record, action, klass)
+    return klass, record
+
+
+def _file_field(klass: ObjectClass, field_name) -> str:
+    if not field_name or not isinstance(field_name, str):
+        raise Unprocessable({"field_name": ["is required"]})
+    field = klass.field_map().get(field_name)
+    if field is None:
+        raise Unprocessable({field_name: ["is not a field of this class"]})
+    if field.type != FieldType.FILE:
+        raise Unprocessable({field_name: ["is not a File field"]})
+    return field_name
+
+
+class RecordFileView(ApiView):
+    def get_permissions(self):
+        if self.request.method in ("POST", "PUT", "DELETE"):
+            return [HasUserSession()]
+        return super().get_permissions()
+
+    def post(self, request, class_name, record_id):
+        klass, record = _record(request.user, class_name, record_id, "update")
+        field_name, upload = _receive(request._request, klass, query_params(request))
+        try:
+            value = files.record_file_attach(record=record, field_name=field_name, upload=upload)
+        finally:
+            os.unlink(upload.path)
+        return Response(value)
+
+    put = post
+
+    def get(self, request, class_name, record_id):
+        klass, record = _record(request.user, class_name, record_id, "read")
+        field_name = _file_field(klass, all_params(request).get("field_name"))
+        stored = files.stored_file_for(record, field_name)
+        if stored is None:
+            raise NotFound(f"no file in '{field_name}'")
+        handle = storage().open(stored.key, "rb")
+        response = FileResponse(handle, content_type=stored.content_type, filename=stored.name)
+        response["Content-Length"] = str(stored.size)
+        return response
+
+    def delete(self, request, class_name, record_id):
+        klass, record = _record(request.user, class_name, record_id, "update")
+        field_name = _file_field(klass, all_params(request).get("field_name"))
+        if not files.record_file_detach(record=record, field_name=field_name):
+            raise NotFound(f"no file in '{field_name}'")
+        return HttpResponse(status=200)
+
+
+def _receive(django_request, klass, query: dict) -> tuple[str, files.Upload]:
+    """Read `field_name` and `file` from the streamed body (the field name may also be in
+    the query string); the file lands in a temporary file."""
+    try:
+        length = int(django_request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise BadRequest("invalid Content-Length") from None
+    if length > MAX_RECORD_FILE_BYTES + FORM_OVERHEAD_BYTES:
+        raise TooLarge(_TOO_LARGE)
+    field_name, upload = query.get("field_name"), None
+    try:
+        for part in parts(django_request):
+            if part.name == "field_name":
+                field_name = _file_field(klass, part.text())
+            elif part.name == "file" and upload is None:
+                upload = _stage(part)
+    except FormError as exc:
+        _discard(upload)
+        raise BadRequest(str(exc)) from None
+    except BaseException:
+        _discard(upload)
+        raise
+    if upload is None:
+        raise Unprocessable({"file": ["is required"]})
+    try:
+        return _file_field(klass, field_name), upload
+    except Unprocessable:
+        _discard(upload)
+        raise
+
+
+def _stage(part) -> files.Upload:
+    handle, path = tempfile.mkstemp(prefix="record-file-")
+    size = 0
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for chunk in part.chunks():
+                size += len(chunk)
+                if size > MAX_RECORD_FILE_BYTES:
+                    raise TooLarge(_TOO_LARGE)
+                out.write(chunk)
+    except BaseException:
+        os.unlink(path)
+        raise
+    name = os.path.basename(part.filename or "") or "file"
+    return files.Upload(path=path, size=size, name=name[:255], content_type=_content_type(part))
+
+
+def _content_type(part) -> str:
+    declared = part.content_type
+    if declared and len(declared) <= 100 and MIME_RE.match(declared):
+        return declared
+    guessed = mimetypes.guess_type(part.filename or "")[0]
+    return guessed or "application/octet-stream"
+
+
+def _discard(upload) -> None:
+    if upload is not None and os.path.exists(upload.path):
+        os.unlink(upload.path)

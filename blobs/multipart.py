@@ -1,0 +1,82 @@
+"""A streaming reader for multipart/form-data bodies, one part at a time.
+
+Django's own parser holds a part without a filename in memory as a text field, and the
+SDK in node sends its `file` part without one; so uploads read the body here instead,
+using Django's boundary splitter but deciding themselves which part is the file. Nothing
+is read ahead: a caller that stops (a refused policy, a size over its cap) leaves the rest
+of the body unread.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.http.multipartparser import (
+    ChunkIter,
+    LazyStream,
+    MultiPartParserError,
+    Parser,
+)
+from django.utils.http import parse_header_parameters
+
+CHUNK_SIZE = 256 * 1024
+MAX_FIELD_BYTES = 64 * 1024
+MAX_FIELDS = 50
+
+
+class FormError(Exception):
+    """The body is not a usable multipart form."""
+
+
+@dataclass
+class Part:
+    name: str
+    filename: str | None
+    content_type: str | None
+    stream: LazyStream
+
+    def text(self, limit: int = MAX_FIELD_BYTES) -> str:
+        data = self.stream.read(limit + 1)
+        if len(data) > limit:
+            raise FormError(f"form field {self.name!r} is too long")
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
+            raise FormError(f"form field {self.name!r} is not UTF-8") from None
+
+    def chunks(self) -> Iterator[bytes]:
+        yield from ChunkIter(self.stream, CHUNK_SIZE)
+
+
+def boundary_of(content_type: str) -> bytes:
+    main, params = parse_header_parameters(content_type or "")
+    boundary = params.get("boundary")
+    if main != "multipart/form-data" or not boundary:
+        raise FormError("the body must be multipart/form-data with a boundary")
+    return boundary.encode("ascii", "ignore")
+
+
+def parts(request) -> Iterator[Part]:
+    """The parts of a Django request's multipart body, in order. Each part must be consumed
+    (or abandoned) before the next is asked for."""
+    boundary = boundary_of(request.META.get("CONTENT_TYPE", ""))
+    stream = LazyStream(ChunkIter(request, CHUNK_SIZE))
+    count = 0
+    try:
+        for _kind, meta, field_stream in Parser(stream, boundary):
+            disposition = meta.get("content-disposition")
+            if not disposition:
+                continue
+            count += 1
+            if count > MAX_FIELDS:
+                raise FormError("too many form fields")
+            params = disposition[1]
+            filename = params.get("filename")
+            content_type = meta.get("content-type", (None, {}))[0]
+            yield Part(
+                name=params.get("name", b"").decode(errors="replace"),
+                filename=filename.decode(errors="replace") if filename else None,
+                content_type=content_type.strip() if content_type else None,
+                stream=field_stream,
+            )
+    except MultiPartParserError as exc:
+        raise FormError(f"malformed multipart body: {exc}") from None
