@@ -1,0 +1,218 @@
+"""/data/{class_name}... (API.md §5). Thin: parameters in, query module or services, JSON out.
+
+Reads may use an application session; every write needs a user session. Permissions are
+decided in `records.permissions` (through the services and the query module), never here.
+"""
+
+from rest_framework.response import Response
+
+from accounts.authentication import HasSession, HasUserSession
+from classes.models import ObjectClass
+from config.api.errors import Forbidden, NotFound, Unprocessable
+from config.api.params import all_params
+from config.api.views import ApiView
+from records import services
+from records.models import Record
+from records.permissions import can, record_permissions_json, visible_q
+from records.query import search
+from records.serializers import record_json
+
+MAX_IDS = 100
+
+
+def is_form(request) -> bool:
+    """Form and multipart bodies spell null as the string "null"; JSON has its own null."""
+    return "json" not in (request.content_type or "")
+
+
+def params_without_token(request) -> dict:
+    return {k: v for k, v in all_params(request).items() if k != "token"}
+
+
+class ClassView(ApiView):
+    """Resolves the class of the URL (404 if the caller's application has none by that name);
+    writes need a user session."""
+
+    def get_permissions(self):
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return [HasSession()]
+        return [HasUserSession()]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.klass = (
+            ObjectClass.objects.filter(
+                application=request.user.application, name=kwargs["class_name"]
+            )
+            .prefetch_related("fields")
+            .first()
+        )
+        if self.klass is None:
+            raise NotFound("Class not found")
+
+    def json(self, record, **kwargs) -> dict:
+        return record_json(record, self.klass, **kwargs)
+
+
+class RecordsView(ClassView):
+    """GET: list (filters, sort, skip/limit, count, output, near, calc); POST: create."""
+
+    def get(self, request, class_name):
+        result = search(self.klass, params_without_token(request), request.user)
+        body = {"class_name": self.klass.name}
+        if result.count is not None:
+            return Response({**body, "items_count": result.count})
+        body.update(skip=result.skip, limit=result.limit)
+        if result.groups is not None:
+            return Response({**body, "items": result.groups})
+        query = result.query
+        items = [
+            self.json(r, permissions=False, include=query.include, exclude=query.exclude)
+            for r in result.records
+        ]
+        return Response({**body, "items": items})
+
+    def post(self, request, class_name):
+        record = services.record_create(
+            caller=request.user,
+            klass=self.klass,
+            data=params_without_token(request),
+            form=is_form(request),
+        )
+        return Response(self.json(record), status=201)
+
+
+class MultiView(ClassView):
+    """POST: create up to 100 records; PUT: update up to 100 records by id."""
+
+    def post(self, request, class_name):
+        records = services.records_create_multi(
+            caller=request.user,
+            klass=self.klass,
+            items=all_params(request).get("record"),
+            form=is_form(request),
+        )
+        items = [self.json(r) for r in records]
+        return Response({"class_name": self.klass.name, "items": items}, status=201)
+
+    def put(self, request, class_name):
+        result = services.records_update_multi(
+            caller=request.user,
+            klass=self.klass,
+            items=all_params(request).get("record"),
+            form=is_form(request),
+        )
+        return Response(
+            {
+                "class_name": self.klass.name,
+                "items": [self.json(r) for r in result.records],
+                "not_found": {"ids": result.not_found},
+                "wrong_permissions": {"ids": result.wrong_permissions},
+            }
+        )
+
+
+class ByCriteriaView(ClassView):
+    """PUT: update every matching record the caller may update; DELETE: delete them."""
+
+    def put(self, request, class_name):
+        params = params_without_token(request)
+        criteria = params.pop("search_criteria", None)
+        if criteria is not None and not isinstance(criteria, dict):
+            raise Unprocessable({"search_criteria": ["must be an object"]})
+        total, records = services.records_update_by_criteria(
+            caller=request.user,
+            klass=self.klass,
+            criteria=criteria,
+            changes=params,
+            form=is_form(request),
+        )
+        return Response(
+            {
+                "class_name": self.klass.name,
+                "skip": 0,
+                "limit": services.MAX_BATCH,
+                "total_found": total,
+                "items": [self.json(r) for r in records],
+            }
+        )
+
+    def delete(self, request, class_name):
+        params = params_without_token(request)
+        criteria = params.get("search_criteria", params)
+        if not isinstance(criteria, dict):
+            raise Unprocessable({"search_criteria": ["must be an object"]})
+        total = services.records_delete_by_criteria(
+            caller=request.user, klass=self.klass, criteria=criteria
+        )
+        return Response({"total_deleted": total})
+
+
+def split_ids(raw: str) -> list[str]:
+    """`id1,id2` -> ids. Something that is not an ObjectId cannot exist: it is reported as
+    not found, like any other missing id."""
+    ids = list(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    if not ids:
+        raise NotFound("Record not found")
+    if len(ids) > MAX_IDS:
+        raise Unprocessable({"ids": [f"at most {MAX_IDS} ids per request"]})
+    return ids
+
+
+class RecordView(ClassView):
+    """/data/{class}/{id} or /{id1},{id2}: get, update (one id), delete."""
+
+    def get(self, request, class_name, ids):
+        ids = split_ids(ids)
+        if len(ids) == 1:
+            record = self._one(ids[0], "read")
+            if str(all_params(request).get("permissions", "")).lower() in ("1", "true"):
+                return self._permissions(request, record)
+            return Response({"class_name": self.klass.name, "items": [self.json(record)]})
+        found = Record.objects.filter(object_class=self.klass, pk__in=ids).filter(
+            visible_q(request.user, self.klass, "read")
+        )
+        by_id = {r.pk: r for r in found}
+        items = [self.json(by_id[i]) for i in ids if i in by_id]
+        return Response({"class_name": self.klass.name, "items": items})
+
+    def _one(self, record_id: str, action: str) -> Record:
+        record = Record.objects.filter(object_class=self.klass, pk=record_id).first()
+        if record is None:
+            raise NotFound("Record not found")
+        if not can(self.request.user, record, action, self.klass):
+            raise Forbidden()
+        return record
+
+    def _permissions(self, request, record):
+        caller = request.user
+        if not (caller.is_admin or (caller.user_id and caller.user_id == record.user_id)):
+            raise Forbidden("Only the record's owner can read its permissions")
+        return Response({"permissions": record_permissions_json(record), "record_id": record.pk})
+
+    def put(self, request, class_name, ids):
+        ids = split_ids(ids)
+        if len(ids) > 1:
+            raise Unprocessable({"ids": ["update one record by id, or several through /multi"]})
+        record = services.record_update(
+            caller=request.user,
+            klass=self.klass,
+            record_id=ids[0],
+            changes=params_without_token(request),
+            form=is_form(request),
+        )
+        return Response(self.json(record))
+
+    def delete(self, request, class_name, ids):
+        ids = split_ids(ids)
+        if len(ids) == 1:
+            services.record_delete(caller=request.user, klass=self.klass, record_id=ids[0])
+            return Response(status=200)
+        result = services.records_delete(caller=request.user, klass=self.klass, record_ids=ids)
+        return Response(
+            {
+                "SuccessfullyDeleted": {"ids": result.deleted},
+                "WrongPermissions": {"ids": result.wrong_permissions},
+                "NotFound": {"ids": result.not_found},
+            }
+        )

@@ -1,0 +1,208 @@
+"""Record permissions (API.md §4): parsing, JSON, the single-record check, and the SQL gate.
+
+The decision for action A on record R by caller U:
+1. a console administrator may do everything;
+2. the level is the class's for A when A is create or the class's switch for A is on,
+   otherwise R's own level (the `<action>_access/_ids/_groups` columns);
+3. open: any session (writes need a user); owner: U is R's user_id; not_allowed: nobody;
+   open_for_groups: U's tags meet the groups; open_for_users_ids: U's id is listed.
+
+`can` answers that for one record in Python; `visible_q` answers it for a whole class as one
+SQL condition, so list, count, skip and limit are right and nothing is filtered afterwards.
+"""
+
+from django.db.models import Q
+
+from classes.models import RECORD_ACTIONS, RECORD_LEVELS
+from config.api.errors import Forbidden, Unprocessable
+
+READ = "read"
+NOBODY = Q(pk__in=[])
+EVERYBODY = Q()
+_ID_KEYS = ("ids", "users_ids", "user_ids")
+_GROUP_KEYS = ("groups", "users_groups", "user_groups")
+
+
+# --- parsing ----------------------------------------------------------------------------
+
+
+def parse_record_permissions(data) -> dict:
+    """`permissions` as sent by a client -> Record column values for the actions given.
+
+    `{"update": {"access": "open_for_users_ids", "ids": ["51941", "51943"]}}` ->
+    `{"update_access": "open_for_users_ids", "update_ids": [51941, 51943], "update_groups": []}`.
+    Lists may be comma-separated strings. Anything malformed is a 422 keyed `permissions`.
+    """
+    if data in (None, ""):
+        return {}
+    if not isinstance(data, dict):
+        raise _invalid("must be an object of actions")
+    columns = {}
+    for action, spec in data.items():
+        if action not in RECORD_ACTIONS:
+            raise _invalid(f"unknown action '{action}' (read, update or delete)")
+        columns.update(_parse_action(action, spec))
+    return columns
+
+
+def _parse_action(action: str, spec) -> dict:
+    if isinstance(spec, str):  # permissions[read]=owner
+        spec = {"access": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("access"), str):
+        raise _invalid(f"{action}: access is required")
+    access = spec["access"]
+    if access not in RECORD_LEVELS:
+        raise _invalid(f"{action}: '{access}' is not a record permission level")
+    ids, groups = [], []
+    if access == "open_for_users_ids":
+        ids = _user_ids(action, _first(spec, _ID_KEYS))
+    elif access == "open_for_groups":
+        groups = _groups(action, _first(spec, _GROUP_KEYS))
+    return {f"{action}_access": access, f"{action}_ids": ids, f"{action}_groups": groups}
+
+
+def _first(spec: dict, keys):
+    return next((spec[k] for k in keys if spec.get(k) not in (None, "", [])), None)
+
+
+def _as_list(value) -> list:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, dict):  # ids[0]=1&ids[1]=2 from a form
+        return [value[k] for k in sorted(value, key=lambda k: (len(k), k))]
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    return None
+
+
+def _user_ids(action, value) -> list[int]:
+    items = _as_list(value)
+    if not items:
+        raise _invalid(f"{action}: open_for_users_ids needs a list of user ids")
+    ids = []
+    for item in items:
+        text = str(item).strip() if not isinstance(item, bool) else ""
+        if not text.isdigit() or len(text) > 18:
+            raise _invalid(f"{action}: '{item}' is not a user id")
+        ids.append(int(text))
+    return sorted(set(ids))
+
+
+def _groups(action, value) -> list[str]:
+    items = _as_list(value)
+    if not items or not all(isinstance(g, str) and g.strip() for g in items):
+        raise _invalid(f"{action}: open_for_groups needs a list of group names")
+    if any(len(g.strip()) > 100 for g in items):
+        raise _invalid(f"{action}: a group name is at most 100 characters")
+    return list(dict.fromkeys(g.strip() for g in items))
+
+
+def _invalid(message: str) -> Unprocessable:
+    return Unprocessable({"permissions": [message]})
+
+
+# --- JSON -------------------------------------------------------------------------------
+
+
+def record_permissions_json(record) -> dict:
+    """The record's own permissions as the source document shows them: user ids as strings
+    under `users_ids`, groups under `users_groups`."""
+    out = {}
+    for action in RECORD_ACTIONS:
+        access = getattr(record, f"{action}_access")
+        entry = {"access": access}
+        if access == "open_for_users_ids":
+            entry["users_ids"] = [str(i) for i in getattr(record, f"{action}_ids")]
+        elif access == "open_for_groups":
+            entry["users_groups"] = list(getattr(record, f"{action}_groups"))
+        out[action] = entry
+    return out
+
+
+# --- the decision ------------------------------------------------------------------------
+
+
+def _level(klass, record, action: str) -> tuple[str, list, list]:
+    """(access, ids, groups) that govern `action` on `record` (record may be None for create)."""
+    if record is None or klass.uses_class_permissions(action):
+        spec = klass.permission(action)
+        return spec.get("access", "not_allowed"), spec.get("ids") or [], spec.get("groups") or []
+    return (
+        getattr(record, f"{action}_access"),
+        getattr(record, f"{action}_ids"),
+        getattr(record, f"{action}_groups"),
+    )
+
+
+def _allows(caller, access: str, ids, groups, owner_id, action: str) -> bool:
+    if caller.user is None:  # an application session reads open records, writes nothing
+        return action == READ and access == "open"
+    if access == "open":
+        return True
+    if access == "owner":
+        return owner_id is not None and owner_id == caller.user_id
+    if access == "open_for_users_ids":
+        return str(caller.user_id) in {str(i) for i in ids}
+    if access == "open_for_groups":
+        return bool(set(caller.groups) & {str(g) for g in groups})
+    return False  # not_allowed, or anything unknown
+
+
+def can(caller, record, action: str, klass=None) -> bool:
+    """May `caller` perform `action` on `record`? (klass defaults to the record's class.)"""
+    if caller.is_admin:
+        return True
+    klass = klass or record.object_class
+    access, ids, groups = _level(klass, record, action)
+    return _allows(caller, access, ids, groups, record.user_id, action)
+
+
+def check(caller, record, action: str, klass=None) -> None:
+    if not can(caller, record, action, klass):
+        raise Forbidden()
+
+
+def can_create(caller, klass) -> bool:
+    """The class's create level; `owner` is not a create level and admits nobody."""
+    if caller.is_admin:
+        return True
+    access, ids, groups = _level(klass, None, "create")
+    if access == "owner":
+        return False
+    return _allows(caller, access, ids, groups, None, "create")
+
+
+def check_create(caller, klass) -> None:
+    if not can_create(caller, klass):
+        raise Forbidden()
+
+
+def visible_q(caller, klass, action: str) -> Q:
+    """The records of `klass` on which `caller` may perform `action`, as a WHERE condition."""
+    if caller.is_admin:
+        return EVERYBODY
+    if klass.uses_class_permissions(action):
+        spec = klass.permission(action)
+        access = spec.get("access", "not_allowed")
+        if access == "owner":
+            return Q(user_id=caller.user_id) if caller.user is not None else NOBODY
+        allowed = _allows(
+            caller, access, spec.get("ids") or [], spec.get("groups") or [], None, action
+        )
+        return EVERYBODY if allowed else NOBODY
+    return _record_level_q(caller, action)
+
+
+def _record_level_q(caller, action: str) -> Q:
+    column = f"{action}_access"
+    if caller.user is None:
+        return Q(**{column: "open"}) if action == READ else NOBODY
+    condition = Q(**{column: "open"}) | Q(**{column: "owner", "user_id": caller.user_id})
+    condition |= Q(**{column: "open_for_users_ids", f"{action}_ids__contains": [caller.user_id]})
+    if caller.groups:
+        condition |= Q(
+            **{column: "open_for_groups", f"{action}_groups__overlap": list(caller.groups)}
+        )
+    return condition

@@ -1,0 +1,363 @@
+"""Record writes (API.md §5): create, update, delete, one by one or in bulk.
+
+Every function is a transaction: a request either changes everything it names or nothing.
+Permissions are checked here (creating against the class level, changing each record
+against its own or its class's level), so no caller can skip them. Updates lock the rows
+they change (`SELECT ... FOR UPDATE`, in `_id` order), so concurrent `inc`s never lose one.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+from blobs.files import schedule_file_deletion
+from classes.models import FieldType
+from classes.types import coerce_fields, size_error
+from config.api.errors import Forbidden, NotFound, Unprocessable
+from records.ids import is_object_id, new_object_id
+from records.models import Record
+from records.permissions import can, check, check_create, parse_record_permissions
+from records.query import matching
+from records.updates import UpdatePlan, plan_update
+
+MAX_BATCH = 100
+SYSTEM_KEYS = frozenset({"user_id", "created_at", "updated_at"})
+
+
+def now() -> int:
+    return int(time.time())
+
+
+# --- create -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    values: dict
+    columns: dict = field(default_factory=dict)
+    parent_id: str | None = None
+
+
+def _prepare(klass, data, *, form: bool) -> tuple[_Prepared | None, dict]:
+    """A create body -> (what to store, errors by field)."""
+    if not isinstance(data, dict):
+        return None, {"base": ["a record must be an object of fields"]}
+    fields = {k: v for k, v in data.items() if k not in {"permissions", "_parent_id", "token"}}
+    errors = {k: ["is set by the server"] for k in fields if k in SYSTEM_KEYS | {"_id", "id"}}
+    values, field_errors = coerce_fields(
+        klass.field_map(), {k: v for k, v in fields.items() if k not in errors}, form=form
+    )
+    errors.update(field_errors)
+    prepared = _Prepared({k: v for k, v in values.items() if v is not None})
+    try:
+        prepared.columns = parse_record_permissions(data.get("permissions"))
+    except Unprocessable as exc:
+        errors.update(exc.errors)
+    parent = data.get("_parent_id")
+    if parent not in (None, "", "null"):
+        if not is_object_id(parent):
+            errors["_parent_id"] = ["must be the _id of a record"]
+        else:
+            prepared.parent_id = parent
+    if not errors and (message := size_error(prepared.values)):
+        errors["base"] = [message]
+    return prepared, errors
+
+
+def _missing_parents(application, parent_ids) -> set[str]:
+    wanted = {p for p in parent_ids if p}
+    if not wanted:
+        return set()
+    found = Record.objects.filter(application=application, pk__in=wanted).values_list(
+        "pk", flat=True
+    )
+    return wanted - set(found)
+
+
+def _build(caller, klass, prepared: _Prepared, stamp: int) -> Record:
+    return Record(
+        id=new_object_id(stamp),
+        application_id=klass.application_id,
+        object_class=klass,
+        parent_id=prepared.parent_id,
+        user_id=caller.user_id,
+        created_at=stamp,
+        updated_at=stamp,
+        data=prepared.values,
+        **prepared.columns,
+    )
+
+
+@transaction.atomic
+def record_create(*, caller, klass, data, form: bool = False) -> Record:
+    """One record owned by the caller. Unknown fields, bad values, a missing parent or a
+    record over 128 KB are a 422; a class that does not let the caller create, a 403."""
+    check_create(caller, klass)
+    prepared, errors = _prepare(klass, data, form=form)
+    if not errors and _missing_parents(klass.application_id, [prepared.parent_id]):
+        errors["_parent_id"] = ["no record of this application has this _id"]
+    if errors:
+        raise Unprocessable(errors)
+    record = _build(caller, klass, prepared, now())
+    record.save(force_insert=True)
+    return record
+
+
+def batch_items(raw, *, what: str = "record") -> list[tuple[str, object]]:
+    """`{"0": {...}, "1": {...}}` (numeric keys, in numeric order) or a JSON array ->
+    [(index, item)]; at most 100."""
+    if isinstance(raw, list):
+        items = [(str(i), item) for i, item in enumerate(raw)]
+    elif isinstance(raw, dict) and all(str(k).isdigit() for k in raw):
+        items = [(str(k), raw[k]) for k in sorted(raw, key=int)]
+    else:
+        raise Unprocessable({what: ['must be {"1": {...}, "2": {...}} or an array']})
+    if not items:
+        raise Unprocessable({what: ["must hold at least one record"]})
+    if len(items) > MAX_BATCH:
+        raise Unprocessable({what: [f"at most {MAX_BATCH} records per request"]})
+    return items
+
+
+@transaction.atomic
+def records_create_multi(*, caller, klass, items, form: bool = False) -> list[Record]:
+    """Several records, all or nothing: errors are keyed by each bad record's index."""
+    check_create(caller, klass)
+    prepared, errors = {}, {}
+    for index, data in batch_items(items):
+        prepared[index], item_errors = _prepare(klass, data, form=form)
+        if item_errors:
+            errors[index] = item_errors
+    missing = _missing_parents(
+        klass.application_id, [p.parent_id for p in prepared.values() if p is not None]
+    )
+    for index, item in prepared.items():
+        if item is not None and item.parent_id in missing:
+            errors.setdefault(index, {})["_parent_id"] = [
+                "no record of this application has this _id"
+            ]
+    if errors:
+        raise Unprocessable(errors)
+    stamp = now()
+    records = [_build(caller, klass, item, stamp) for item in prepared.values()]
+    return Record.objects.bulk_create(records)
+
+
+# --- update -------------------------------------------------------------------------------
+
+
+def _locked(klass, ids):
+    return Record.objects.select_for_update().filter(object_class=klass, pk__in=ids).order_by("id")
+
+
+def _check_permission_change(caller, record, plan: UpdatePlan) -> None:
+    if plan.columns and not (caller.is_admin or record.user_id == caller.user_id):
+        raise Forbidden("Only the record's owner can change its permissions")
+
+
+def _apply(klass, record, plan: UpdatePlan, stamp: int, removed_files: list) -> None:
+    errors = plan.apply(record, removed_files)
+    if errors:
+        raise Unprocessable(errors)
+    if message := size_error(record.data):
+        raise Unprocessable({"base": [message]})
+    record.updated_at = stamp
+
+
+UPDATE_FIELDS = [
+    "data",
+    "parent_id",
+    "updated_at",
+    *(f"{a}_{c}" for a in ("read", "update", "delete") for c in ("access", "ids", "groups")),
+]
+
+
+def _plan(klass, changes, form: bool) -> UpdatePlan:
+    plan, errors = plan_update(klass, changes, form=form)
+    if errors:
+        raise Unprocessable(errors)
+    missing = _missing_parents(klass.application_id, [plan.parent_id])
+    if missing:
+        raise Unprocessable({"_parent_id": ["no record of this application has this _id"]})
+    return plan
+
+
+@transaction.atomic
+def record_update(*, caller, klass, record_id: str, changes, form: bool = False) -> Record:
+    """Change one record: plain fields are set (null clears), operators apply to the locked
+    row. 404 if it does not exist, 403 if the caller may not update it."""
+    plan = _plan(klass, changes, form)
+    record = _locked(klass, [record_id]).first() if is_object_id(record_id) else None
+    if record is None:
+        raise NotFound("Record not found")
+    check(caller, record, "update", klass)
+    _check_permission_change(caller, record, plan)
+    removed: list = []
+    _apply(klass, record, plan, now(), removed)
+    if plan.parent_id == record.pk:
+        raise Unprocessable({"_parent_id": ["a record cannot be its own parent"]})
+    record.save(update_fields=UPDATE_FIELDS)
+    schedule_file_deletion(removed)
+    return record
+
+
+@transaction.atomic
+def records_update_by_criteria(*, caller, klass, criteria, changes, form: bool = False):
+    """Apply `changes` to every record matched by `criteria` that the caller may update.
+    Answers (total changed, the first 100 changed records)."""
+    if not criteria:
+        raise Unprocessable({"search_criteria": ["are required"]})
+    plan = _plan(klass, changes, form)
+    queryset = matching(klass, criteria, caller, "update")
+    if plan.columns and not caller.is_admin:
+        queryset = queryset.filter(user_id=caller.user_id)
+    records = list(queryset.select_for_update())
+    stamp, removed = now(), []
+    for record in records:
+        _apply(klass, record, plan, stamp, removed)
+    Record.objects.bulk_update(records, UPDATE_FIELDS, batch_size=500)
+    schedule_file_deletion(removed)
+    return len(records), records[:MAX_BATCH]
+
+
+@dataclass
+class MultiUpdate:
+    records: list
+    not_found: list
+    wrong_permissions: list
+
+
+@transaction.atomic
+def records_update_multi(*, caller, klass, items, form: bool = False) -> MultiUpdate:
+    """`{"1": {"id": ..., ...changes}}`: records that do not exist or that the caller may not
+    update are reported, not failed; a bad change is a 422 keyed by index, nothing stored."""
+    plans, errors = [], {}
+    for index, item in batch_items(items):
+        record_id = item.get("id") or item.get("_id") if isinstance(item, dict) else None
+        if not isinstance(record_id, str):
+            errors[index] = {"id": ["is required"]}
+            continue
+        plan, item_errors = plan_update(klass, item, form=form)
+        if item_errors:
+            errors[index] = item_errors
+        plans.append((index, record_id, plan))
+    if errors:
+        raise Unprocessable(errors)
+    ids = [record_id for _, record_id, _ in plans if is_object_id(record_id)]
+    found = {r.pk: r for r in _locked(klass, ids)}
+    result, stamp, removed = MultiUpdate([], [], []), now(), []
+    for index, record_id, plan in plans:
+        record = found.get(record_id)
+        if record is None:
+            result.not_found.append(record_id)
+        elif not can(caller, record, "update", klass) or (
+            plan.columns and not (caller.is_admin or record.user_id == caller.user_id)
+        ):
+            result.wrong_permissions.append(record_id)
+        else:
+            try:
+                _apply(klass, record, plan, stamp, removed)
+            except Unprocessable as exc:
+                raise Unprocessable({index: exc.errors}) from None
+            result.records.append(record)
+    if _missing_parents(klass.application_id, [p.parent_id for _, _, p in plans]):
+        raise Unprocessable({"_parent_id": ["no record of this application has this _id"]})
+    Record.objects.bulk_update(result.records, UPDATE_FIELDS)
+    schedule_file_deletion(removed)
+    return result
+
+
+# --- delete -------------------------------------------------------------------------------
+
+_DESCENDANTS = """
+WITH RECURSIVE tree(id) AS (
+    SELECT id FROM records_record WHERE application_id = %s AND parent_id = ANY(%s)
+  UNION
+    SELECT r.id FROM records_record r JOIN tree t ON r.parent_id = t.id
+    WHERE r.application_id = %s
+)
+SELECT id FROM tree
+"""
+
+
+def _descendants(application_id: int, ids: list[str]) -> list[str]:
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_DESCENDANTS, [application_id, list(ids), application_id])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _file_values(ids: list[str]) -> list:
+    """The File-field values of these records, whatever their classes."""
+    from classes.models import Field
+
+    rows = list(Record.objects.filter(pk__in=ids).values_list("object_class_id", "data"))
+    class_ids = {class_id for class_id, _ in rows}
+    file_fields: dict[int, list[str]] = {}
+    for class_id, name in Field.objects.filter(
+        object_class_id__in=class_ids, type=FieldType.FILE
+    ).values_list("object_class_id", "name"):
+        file_fields.setdefault(class_id, []).append(name)
+    return [
+        data.get(name)
+        for class_id, data in rows
+        for name in file_fields.get(class_id, [])
+        if isinstance(data, dict) and data.get(name)
+    ]
+
+
+def _delete_with_children(application_id: int, ids: list[str]) -> int:
+    """Delete records, every record below them through `_parent_id`, and their files."""
+    doomed = list(dict.fromkeys([*ids, *_descendants(application_id, ids)]))
+    schedule_file_deletion(_file_values(doomed))
+    deleted, _ = Record.objects.filter(application_id=application_id, pk__in=doomed).delete()
+    return deleted
+
+
+@transaction.atomic
+def record_delete(*, caller, klass, record_id: str) -> None:
+    """One record (and its children): 404 if it does not exist, 403 if not permitted."""
+    record = _locked(klass, [record_id]).first() if is_object_id(record_id) else None
+    if record is None:
+        raise NotFound("Record not found")
+    check(caller, record, "delete", klass)
+    _delete_with_children(klass.application_id, [record.pk])
+
+
+@dataclass
+class MultiDelete:
+    deleted: list
+    not_found: list
+    wrong_permissions: list
+
+
+@transaction.atomic
+def records_delete(*, caller, klass, record_ids: list[str]) -> MultiDelete:
+    """Several records by id: each is deleted, not found, or refused."""
+    found = {r.pk: r for r in _locked(klass, [i for i in record_ids if is_object_id(i)])}
+    result = MultiDelete([], [], [])
+    for record_id in dict.fromkeys(record_ids):
+        record = found.get(record_id)
+        if record is None:
+            result.not_found.append(record_id)
+        elif can(caller, record, "delete", klass):
+            result.deleted.append(record_id)
+        else:
+            result.wrong_permissions.append(record_id)
+    _delete_with_children(klass.application_id, result.deleted)
+    return result
+
+
+@transaction.atomic
+def records_delete_by_criteria(*, caller, klass, criteria) -> int:
+    """Every record matched by `criteria` that the caller may delete (and their children).
+    Answers how many matched records were deleted; empty criteria are refused."""
+    if not criteria:
+        raise Unprocessable({"base": ["search criteria are required to delete by criteria"]})
+    ids = list(
+        matching(klass, criteria, caller, "delete").select_for_update().values_list("pk", flat=True)
+    )
+    _delete_with_children(klass.application_id, ids)
+    return len(ids)
