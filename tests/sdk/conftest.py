@@ -18,7 +18,8 @@ SDK_DIR = Path(__file__).resolve().parent
 NODE_MODULES = SDK_DIR / "node_modules"
 
 PRELUDE = """
-const CB = require("connectycube");
+// The CommonJS build exports the SDK instance as `default`.
+const CB = require("connectycube").default;
 const env = JSON.parse(process.env.SDK_ENV);
 CB.init({appId: env.appId, authKey: env.authKey},
         {endpoints: {api_url: env.apiUrl}, debug: {mode: 0}});
