@@ -3,17 +3,20 @@ files, import and export. Every read goes through the query module and every wri
 the record services, as an administrator of the application."""
 
 import json
+import os
+import tempfile
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from classes.models import RECORD_ACTIONS, FieldType
-from config.api.errors import ApiError
+from config.api.errors import ApiError, Unprocessable
 from console.base import admin_caller, application_or_404, class_or_404, error_lines, render
 from console.forms import record_permission_forms
 from console.record_forms import RecordForm
@@ -73,11 +76,26 @@ def query_params(rows, sort: str) -> dict:
     return params
 
 
-def run_query(klass, caller, params: dict):
-    """The record queryset for these parameters, through the query module."""
-    from records.query import records_query
+def search_page(klass, caller, params: dict, page_number) -> tuple[list, dict]:
+    """One page of records and the pager, through the query module (`search` with `count=1`
+    for the total, then `skip`/`limit`): the same filters, sorting and errors as the API."""
+    from records.query import search
 
-    return records_query(klass=klass, caller=caller, params=params)
+    total = search(klass, {**params, "count": "1"}, caller).count
+    pages = max(1, -(-total // PAGE_SIZE))
+    try:
+        number = min(max(1, int(page_number or 1)), pages)
+    except ValueError:
+        number = 1
+    found = search(klass, {**params, "skip": (number - 1) * PAGE_SIZE, "limit": PAGE_SIZE}, caller)
+    pager = {
+        "number": number,
+        "pages": pages,
+        "count": total,
+        "previous": number - 1 if number > 1 else None,
+        "next": number + 1 if number < pages else None,
+    }
+    return found.records, pager
 
 
 def record_list(request, app_id, class_name):
@@ -86,13 +104,12 @@ def record_list(request, app_id, class_name):
     fields = list(klass.fields.all())
     rows = filter_rows(request)
     sort = request.GET.get("sort", "_id")
-    query_errors = []
+    query_errors, items, pager = [], [], None
     try:
-        queryset = run_query(klass, admin_caller(app), query_params(rows, sort))
-        page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-        items = list(page.object_list)
+        params = query_params(rows, sort)
+        items, pager = search_page(klass, admin_caller(app), params, request.GET.get("page"))
     except ApiError as exc:
-        query_errors, page, items = error_lines(exc.errors), None, []
+        query_errors = error_lines(exc.errors)
     keep = [(k, v) for k in ("f", "op", "v") for v in request.GET.getlist(k)]
     return render(
         request,
@@ -104,7 +121,7 @@ def record_list(request, app_id, class_name):
         fields=fields,
         columns=SYSTEM_COLUMNS + [f.name for f in fields],
         rows=[_row(record, fields) for record in items],
-        page=page,
+        page=pager,
         sort=sort,
         filters=rows or [("", "eq", "")],
         operators=OPERATORS,
@@ -140,22 +157,11 @@ def records_delete_selected(request, app_id, class_name):
     klass = class_or_404(app, class_name)
     ids = request.POST.getlist("selected")
     if ids:
-        result = records_delete(caller=admin_caller(app), klass=klass, ids=ids)
-        deleted = _deleted_count(result, ids)
-        messages.success(request, f"{deleted} record(s) deleted.")
+        result = records_delete(caller=admin_caller(app), klass=klass, record_ids=ids)
+        messages.success(request, f"{len(result.deleted)} record(s) deleted.")
     else:
         messages.warning(request, "Select the records to delete first.")
     return HttpResponseRedirect(request.POST.get("next") or records_url(klass))
-
-
-def _deleted_count(result, ids) -> int:
-    if isinstance(result, dict):
-        done = result.get("SuccessfullyDeleted", {}).get("ids")
-        if done is not None:
-            return len(done)
-    if isinstance(result, int):
-        return result
-    return len(ids)
 
 
 # --- one record -----------------------------------------------------------------------------
@@ -173,8 +179,9 @@ def record_add(request, app_id, class_name):
         if form.cleaned_data.get("parent_id"):
             data["_parent_id"] = form.cleaned_data["parent_id"]
         try:
-            record = record_create(caller=admin_caller(app), klass=klass, data=data)
-            _save_files(request, form, record)
+            with transaction.atomic():
+                record = record_create(caller=admin_caller(app), klass=klass, data=data)
+                _save_files(request, form, record)
         except ApiError as exc:
             service_errors = _to_form_errors(form, exc)
         else:
@@ -196,9 +203,12 @@ def record_edit(request, app_id, class_name, record_id):
         if "parent_id" in form.changed_data:
             data["_parent_id"] = form.cleaned_data["parent_id"] or None
         try:
-            if data:
-                record = record_update(caller=admin_caller(app), record=record, data=data)
-            _save_files(request, form, record)
+            with transaction.atomic():
+                if data:
+                    record = record_update(
+                        caller=admin_caller(app), klass=klass, record_id=record.id, changes=data
+                    )
+                _save_files(request, form, record)
         except ApiError as exc:
             service_errors = _to_form_errors(form, exc)
         else:
@@ -237,26 +247,51 @@ def _to_form_errors(form, exc: ApiError) -> list[str]:
 
 def _save_files(request, form, record) -> None:
     """Uploads of File fields, and removals ticked on the form, through the record-file
-    service (the same code as POST/DELETE /data/{class}/{id}/file)."""
-    from blobs.files import record_file_delete, record_file_save
+    functions that POST/DELETE /data/{class}/{id}/file use."""
+    from blobs import files
+    from blobs.models import MAX_RECORD_FILE_BYTES
 
-    caller = admin_caller(record.object_class.application)
     for field in form.file_fields():
-        upload = request.FILES.get(field.name)
-        if upload is not None:
-            record_file_save(caller=caller, record=record, field_name=field.name, upload=upload)
+        uploaded = request.FILES.get(field.name)
+        if uploaded is not None:
+            if uploaded.size > MAX_RECORD_FILE_BYTES:
+                raise Unprocessable({field.name: ["is over 32 MB"]})
+            with staged(uploaded) as upload:
+                files.record_file_attach(record=record, field_name=field.name, upload=upload)
         elif request.POST.get(f"{field.name}__clear"):
-            record_file_delete(caller=caller, record=record, field_name=field.name)
+            files.record_file_detach(record=record, field_name=field.name)
+
+
+@contextmanager
+def staged(uploaded):
+    """A Django upload as the `blobs.files.Upload` the record-file functions take: a local
+    file (Django's own temporary file when it made one)."""
+    from blobs.files import Upload
+
+    content_type = (uploaded.content_type or "application/octet-stream")[:100]
+    if hasattr(uploaded, "temporary_file_path"):
+        yield Upload(
+            uploaded.temporary_file_path(), uploaded.size, uploaded.name[:255], content_type
+        )
+        return
+    handle, path = tempfile.mkstemp(prefix="console-file-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for chunk in uploaded.chunks():
+                out.write(chunk)
+        yield Upload(path, uploaded.size, uploaded.name[:255], content_type)
+    finally:
+        os.unlink(path)
 
 
 def record_delete(request, app_id, class_name, record_id):
-    from records.services import records_delete
+    from records.services import record_delete as delete_one
 
     app = application_or_404(app_id)
     klass = class_or_404(app, class_name)
     record = record_or_404(klass, record_id)
     if request.method == "POST":
-        records_delete(caller=admin_caller(app), klass=klass, ids=[record.id])
+        delete_one(caller=admin_caller(app), klass=klass, record_id=record.id)
         messages.success(request, f"Record {record_id} deleted.")
         return HttpResponseRedirect(records_url(klass))
     children = Record.objects.filter(application=app, parent_id=record.id).count()
