@@ -147,10 +147,9 @@ class _JsonArrayScanner:
         self.total += len(chunk)
         try:
             text = self.decoder.decode(chunk, final=not chunk)
-        except UnicodeDecodeError:
-            raise ImportFailed(
-                f"line {self.line + self.buf.count(chr(10), self.pos)}: the file is not UTF-8 text"
-            ) from None
+        except UnicodeDecodeError as exc:
+            line = self._line_at(len(self.buf)) + chunk.count(b"\n", 0, max(exc.start, 0))
+            raise ImportFailed(f"line {line}: the file is not UTF-8 text") from None
         if not chunk:
             self.eof = True
         if self.total == len(chunk) and chunk:
