@@ -217,6 +217,10 @@ class _JsonArrayScanner:
                 self.pos += 1
                 if sep == "]":
                     break
+                if sep == "":
+                    raise ImportFailed(
+                        f"line {self._line_at(self.pos - 1)}: the file ends before the closing ']'"
+                    )
                 if sep != ",":
                     raise ImportFailed(
                         f"line {self._line_at(self.pos - 1)}: expected ',' or ']' after a record"

@@ -1,0 +1,90 @@
+"""The pipeline as the console calls it, and the streaming JSON reader at chunk edges."""
+
+import io
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from records.importing import ImportFailed, import_records, readers
+from records.models import Record
+
+from .conftest import records, run_command
+
+
+def test_the_console_can_import_an_uploaded_file(profile, owner):
+    upload = SimpleUploadedFile("people.csv", b"age,name\n1,a\nx,b\n3,c\n")
+    seen = []
+    report = import_records(
+        profile,
+        upload,
+        name=upload.name,
+        owner_id=owner.pk,
+        progress=lambda rows, size: seen.append((rows, size)),
+    )
+    assert (report.rows_read, report.imported, report.failed) == (3, 2, 1)
+    assert report.errors == [(3, "age: must be an integer")]
+    assert not report.ok and report.fatal is None
+    assert seen[-1] == (3, len(b"age,name\n1,a\nx,b\n3,c\n"))
+    assert "rows read: 3, imported: 2" in report.summary()
+    assert {r.user_id for r in records(profile)} == {owner.pk}
+
+
+def test_errors_kept_in_the_report_are_capped(profile, monkeypatch):
+    from records.importing import pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_KEPT_ERRORS", 5)
+    stream = io.BytesIO(b"age\n" + b"x\n" * 20)
+    report = import_records(profile, stream, "csv")
+    assert report.failed == 20 and len(report.errors) == 5
+
+
+def test_bad_arguments_raise_before_anything_is_read(profile):
+    with pytest.raises(ImportFailed, match="batch size"):
+        import_records(profile, io.BytesIO(b"age\n1\n"), "csv", batch_size=0)
+    with pytest.raises(ValueError, match="on_conflict"):
+        import_records(profile, io.BytesIO(b"age\n1\n"), "csv", on_conflict="merge")
+    assert not Record.objects.exists()
+
+
+def test_progress_bar_shows_rows_per_second(profile, application, write_file, capsys):
+    path = write_file("a.csv", "age\n" + "1\n" * 3000)
+    result = run_command("import_records", application.pk, "profile", path, "--progress")
+    assert result.code == 0
+    bar = capsys.readouterr().err
+    assert "rows/s" in bar and "3,000 rows" in bar
+
+
+def _objects(n):
+    return [
+        {"age": i, "name": f'é{"x" * (i % 13)}"\\', "tags": [i, None, 1.5e300], "score": -i / 7}
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
+def test_the_json_reader_is_right_whatever_the_chunk_size(monkeypatch, chunk):
+    monkeypatch.setattr(readers, "CHUNK_BYTES", chunk)
+    items = _objects(40)
+    text = " \n[\n" + ",\n  ".join(json.dumps(i, ensure_ascii=False) for i in items) + "\n] \n"
+    got = list(readers.read_json_array(io.BytesIO(text.encode()), readers.ByteCounter()))
+    assert [value for _, value in got] == items
+    assert [line for line, _ in got] == [3 + i for i in range(40)]
+
+
+def test_an_empty_json_array_is_no_rows():
+    assert list(readers.read_json_array(io.BytesIO(b"[ ]"), readers.ByteCounter())) == []
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (b'[{"a": 1}', "ends before the closing"),
+        (b'[{"a": 1},\n{"a"', "line 2: invalid JSON"),
+        (b'[{"a": 1}] x', "text after the closing ']'"),
+        (b'[{"a": tru}]', "invalid JSON"),
+    ],
+)
+def test_the_json_reader_refuses_broken_text(text, message):
+    with pytest.raises(ImportFailed, match=message):
+        list(readers.read_json_array(io.BytesIO(text), readers.ByteCounter()))
