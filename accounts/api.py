@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from accounts import services
 from accounts.authentication import HasSession, token_from
 from accounts.caller import Caller
-from accounts.models import ApiSession, ApiUser
+from accounts.models import ApiUser
 from accounts.serializers import session_json, user_json
 from config.api.errors import Forbidden, NotFound, Unauthorized
 from config.api.params import all_params, body_params
@@ -109,11 +109,9 @@ class LoginView(ApiView):
         responses={200: {"user": USER_EXAMPLE}},
     )
     def post(self, request):
-        caller: Caller = request.user
         params = all_params(request)
         creds = params.get("user") if isinstance(params.get("user"), dict) else params
-        user = services.user_by_credentials(caller.application, creds)
-        ApiSession.objects.filter(pk=request.auth.pk).update(user=user)
+        user = services.session_login(session=request.auth, creds=creds)
         return Response({"user": user_json(user)})
 
     @api_doc(
@@ -123,7 +121,7 @@ class LoginView(ApiView):
         responses={200: None},
     )
     def delete(self, request):
-        ApiSession.objects.filter(pk=request.auth.pk).update(user=None)
+        services.session_logout(session=request.auth)
         return Response(status=200)
 
 

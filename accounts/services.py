@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import ApiSession, ApiUser, Application, same_secret
 from config.api.errors import ApiError, Unprocessable
@@ -105,12 +106,32 @@ def session_create(*, params: dict) -> tuple[ApiSession, str]:
     if "signature" in params:
         check_signature(app, params)
     user = user_by_credentials(app, params["user"]) if params.get("user") else None
+    if user is not None:
+        _seen(user)
     return ApiSession.open(
         application=app,
         user=user,
         ts=_int_or_none(params.get("timestamp")),
         nonce=params.get("nonce") or "",
     )
+
+
+def session_login(*, session: ApiSession, creds) -> ApiUser:
+    """POST /login: the session becomes a session of the user the credentials name."""
+    user = user_by_credentials(session.application, creds)
+    _seen(user)
+    ApiSession.objects.filter(pk=session.pk).update(user=user)
+    return user
+
+
+def session_logout(*, session: ApiSession) -> None:
+    """DELETE /login: back to an application session."""
+    ApiSession.objects.filter(pk=session.pk).update(user=None)
+
+
+def _seen(user: ApiUser) -> None:
+    user.last_request_at = timezone.now()
+    ApiUser.objects.filter(pk=user.pk).update(last_request_at=user.last_request_at)
 
 
 def _int_or_none(value):

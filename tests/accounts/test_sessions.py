@@ -307,3 +307,11 @@ def test_token_with_its_own_application_key_is_fine(app_api, application):
 def test_deleting_an_application_ends_its_sessions(app_api, application):
     application.delete()
     assert app_api.get("/session") == (401, NO_SESSION)
+
+
+def test_logging_in_sets_last_request_at(anon, app_api, application, owner, member):
+    anon.post("/session", creds(application, user={"login": "owner", "password": PASSWORD}))
+    app_api.post("/login", {"login": "member", "password": PASSWORD})
+    for user in (owner, member):
+        user.refresh_from_db()
+        assert (timezone.now() - user.last_request_at).total_seconds() < 5
