@@ -36,8 +36,10 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else echo "Install Chromium first: sudo apt-get install -y chromium"; exit 1; fi; }
 
+# ARGS passes options to pytest: make test ARGS="tests/accounts -x". Any failure, and
+# pytest's exit code 5 (no test collected), fails the target.
 test: install-test sdk chromium
-	$(PY) -m pytest
+	$(PY) -m pytest $(ARGS)
 
 lint: install-test
 	$(VENV)/bin/ruff check .
