@@ -4,8 +4,8 @@
     .venv/bin/python bench/records_bench.py [--records N] [--explain]
 
 Loads the records with COPY into a throwaway embedded PostgreSQL (or the database of
-DATABASE_URL, into a new application), starts `manage.py runserver --noreload` on that
-database, and prints p50/p95 latency over HTTP for the queries of a typical app, then
+DATABASE_URL, into a new application, removed at the end), starts gunicorn (or
+`--server runserver`) on that database, and prints p50/p95 latency over HTTP for the queries of a typical app, then
 creates per second with several concurrent clients. `--explain` runs each query once more on
 a second server that logs its SQL and prints EXPLAIN (ANALYZE, BUFFERS) of the slowest
 statement of each request.
@@ -141,14 +141,17 @@ class Dataset:
         names, tags, days = self.names, self.tags_json, self.days
         for n, score, name, flag, tag, lon, lat, day in self.values():
             yield (
-                f'{{"n":{n},"score":{score:.3f},"name":"{names[name]}",'
-                f'"flag":{"true" if flag else "false"},"tags":{tags[tag]},'
-                f'"place":[{lon:.6f},{lat:.6f}],"day":"{days[day]}"}}'
+                n,
+                (
+                    f'{{"n":{n},"score":{score:.3f},"name":"{names[name]}",'
+                    f'"flag":{"true" if flag else "false"},"tags":{tags[tag]},'
+                    f'"place":[{lon:.6f},{lat:.6f}],"day":"{days[day]}"}}'
+                ),
             )
 
 
 def load_records(app, klass, users, count: int) -> list[str]:
-    """COPY `count` records into the class; answers a sample of their ids."""
+    """COPY `count` records into the class; answers a sample of their (id, n)."""
     from django.db import DatabaseError, connection
 
     from records.ids import new_object_id
@@ -164,11 +167,11 @@ def load_records(app, klass, users, count: int) -> list[str]:
         except DatabaseError:
             pass
         with cursor.cursor.copy(f"COPY records_record ({COLUMNS}) FROM STDIN") as copy:
-            for i, body in zip(range(count), Dataset().json_rows(), strict=False):
+            for i, (n, body) in zip(range(count), Dataset().json_rows(), strict=False):
                 at = start + i // 1000
                 rid = new_object_id(at=at)
                 if i % sample_every == 0:
-                    sample.append(rid)
+                    sample.append((rid, n))
                 # The generated text holds no backslash, tab or newline: nothing to escape.
                 owner = users[i % len(users)].pk
                 chunk.append(  # record permissions: read owner, update owner, delete owner
@@ -247,17 +250,38 @@ def free_port() -> int:
 
 
 class Server:
-    """`manage.py runserver --noreload` in a subprocess, on the same database."""
+    """The server in a subprocess, on the same database: gunicorn (gthread workers, as in
+    production) or `manage.py runserver --noreload`. runserver writes the headers and the
+    body of a response in two unbuffered sends with Nagle on, so on a keep-alive connection
+    every answer waits ~40 ms for the client's delayed ACK: it measures TCP, not the app."""
 
-    def __init__(self, workdir: Path, *, debug_sql: bool = False):
+    def __init__(self, workdir: Path, *, kind: str = "gunicorn", debug_sql: bool = False):
         self.port = free_port()
+        bind = f"127.0.0.1:{self.port}"
+        if kind == "gunicorn":
+            command = [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "config.wsgi:application",
+                f"--bind={bind}",
+                f"--workers={os.cpu_count() or 2}",
+                "--worker-class=gthread",
+                "--threads=4",
+                "--keep-alive=30",
+                "--timeout=300",
+            ]
+            if debug_sql:
+                hook = workdir / "gunicorn_sql_log.py"
+                hook.write_text(SQL_LOG_HOOK)
+                command.append(f"--config={hook}")
+        else:
+            command = [sys.executable, "manage.py", "runserver", "--noreload", bind]
         self.log_path = workdir / ("server-sql.log" if debug_sql else "server.log")
         env = {**os.environ, "DEBUG": "1" if debug_sql else "0"}
         if debug_sql:
             env["LOG_LEVEL"] = "DEBUG"
         self.log_file = open(self.log_path, "w")  # closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
+            command,
             cwd=ROOT,
             env=env,
             stdout=self.log_file,
@@ -340,8 +364,8 @@ def scenarios(ctx: dict, rng: random.Random) -> list[tuple[str, str, callable]]:
         return query_path({"n[gte]": low, "n[lt]": low + 50_000, "sort_desc": "n", "limit": 100})
 
     return [
-        ("get by id", "reader", lambda: f"/data/bench/{rng.choice(sample)}.json"),
-        ("n = v (indexed Integer)", "reader", lambda: query_path({"n": rng.randrange(1_000_000)})),
+        ("get by id", "reader", lambda: f"/data/bench/{rng.choice(sample)[0]}.json"),
+        ("n = v (indexed Integer)", "reader", lambda: query_path({"n": rng.choice(sample)[1]})),
         ("n range + sort_desc + limit 100", "reader", range_sort),
         ("name[ctn] (String)", "reader", lambda: query_path({"name[ctn]": rng.choice(WORDS)})),
         ("place[near] 5 km", "reader", near),
@@ -456,6 +480,16 @@ def make_owner_only(ctx) -> None:
 
 # --- explain ------------------------------------------------------------------------------------
 
+# Django logs SQL only with DEBUG on, and its own `django` logger stops DEBUG records: the
+# explain server turns `django.db.backends` up once the application is loaded.
+SQL_LOG_HOOK = """
+import logging
+
+
+def post_worker_init(worker):
+    logging.getLogger("django.db.backends").setLevel(logging.DEBUG)
+"""
+
 SQL_LINE = re.compile(r"^\((\d+\.\d+)\) (.*?); args=.*?; alias=\w+$", re.S)
 
 
@@ -497,8 +531,12 @@ def split_log(text: str) -> list[str]:
 # --- the run ------------------------------------------------------------------------------------
 
 
-def print_table(results: list[dict], figures: dict, count: int) -> None:
-    print(f"\nrecords benchmark: {count:,} records, runserver (threaded), PostgreSQL")
+def print_table(results: list[dict], figures: dict, args) -> None:
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"\nrecords benchmark: {args.records:,} records, {args.server}, {os.cpu_count()} cores,"
+        f" load average now {load}"
+    )
     print(f"{'request':<40} {'runs':>5} {'p50 ms':>9} {'p95 ms':>9} {'rows':>8}")
     print("-" * 75)
     for r in results:
@@ -519,7 +557,7 @@ def run(args, workdir: Path) -> None:
     ctx = prepare(args.records)
     rng = random.Random(7)
     results = []
-    server = Server(workdir)
+    server = Server(workdir, kind=args.server)
     try:
         log(f"server on port {server.port}")
         for label, token_key, make_path in scenarios(ctx, rng):
@@ -543,7 +581,7 @@ def run(args, workdir: Path) -> None:
         explain_pass(workdir, ctx, scenarios(ctx, rng))
     log("reads follow record permissions (read: owner) from now on")
     make_owner_only(ctx)
-    server = Server(workdir)
+    server = Server(workdir, kind=args.server)
     try:
         for label, token_key, make_path in owner_scenarios(ctx, rng):
             log(f"measuring {label}")
@@ -562,7 +600,7 @@ def run(args, workdir: Path) -> None:
         server.stop()
     if args.explain:
         explain_pass(workdir, ctx, owner_scenarios(ctx, rng))
-    print_table(results, ctx["figures"], args.records)
+    print_table(results, ctx["figures"], args)
     if os.environ.get("BENCH_KEEP") != "1" and not getattr(database_url, "server", None):
         from classes.services import class_delete
 
@@ -578,6 +616,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per scenario, at most")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for creates")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN every request's SQL")
+    parser.add_argument(
+        "--server", choices=["gunicorn", "runserver"], default="gunicorn", help="see Server"
+    )
     args = parser.parse_args()
     if args.records < 1000:
         parser.error("--records must be at least 1000")
