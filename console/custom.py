@@ -33,7 +33,7 @@ def custom_index(request, app_id):
 
 
 def class_add(request, app_id):
-    """ "Add new class": a name and at least one field, each with its type."""
+    """“Add new class”: a name and at least one field, each with its type."""
     app = application_or_404(app_id)
     form = ClassForm(request.POST or None)
     formset = FieldFormSet(request.POST or None, prefix="fields", initial=[{}])
@@ -153,7 +153,7 @@ def class_delete(request, app_id, class_name):
 
 
 def class_permissions(request, app_id, class_name):
-    """ "Edit permissions": a level per action; "Use class permissions" for read/update/delete."""
+    """“Edit permissions”: a level per action; "Use class permissions" for read/update/delete."""
     app = application_or_404(app_id)
     klass = class_or_404(app, class_name)
     forms = class_permission_forms(klass, request.POST or None)

@@ -308,7 +308,7 @@ def record_delete(request, app_id, class_name, record_id):
 
 
 def record_permissions(request, app_id, class_name, record_id):
-    """ "Set permissions on record": read, update, delete, each with its level."""
+    """“Set permissions on record”: read, update, delete, each with its level."""
     from records.services import record_update
 
     app = application_or_404(app_id)
@@ -320,7 +320,10 @@ def record_permissions(request, app_id, class_name, record_id):
         permissions = {form.action: form.value() for form in forms}
         try:
             record_update(
-                caller=admin_caller(app), record=record, data={"permissions": permissions}
+                caller=admin_caller(app),
+                klass=klass,
+                record_id=record.id,
+                changes={"permissions": permissions},
             )
         except ApiError as exc:
             service_errors = error_lines(exc.errors)
