@@ -76,8 +76,9 @@ def test_operator_builds_a_class_with_every_type_and_its_permissions(
 
     # The class-level read applies at once: a stranger's list is empty, an officer's is not.
     record_create(caller=admin_caller, klass=klass, data={"title": "kept", "amount": 3})
-    officer, stranger = make_user(application, "officer", tags=["officers"]), make_user(
-        application, "walker"
+    officer, stranger = (
+        make_user(application, "officer", tags=["officers"]),
+        make_user(application, "walker"),
     )
     _, listed = Api(token_for(application, officer)).get("/data/gadget")
     _, hidden = Api(token_for(application, stranger)).get("/data/gadget")
@@ -99,7 +100,14 @@ def test_operator_builds_a_class_with_every_type_and_its_permissions(
     page.click("text=Yes, remove the field")
     page.wait_for_selector(".messagelist .success")
     assert list(klass.fields.values_list("name", flat=True)) == [
-        "amount", "ratio", "done", "tags", "photo", "place", "due", "extra"
+        "amount",
+        "ratio",
+        "done",
+        "tags",
+        "photo",
+        "place",
+        "due",
+        "extra",
     ]
     assert "title" not in Record.objects.get(object_class=klass).data
 
@@ -174,6 +182,8 @@ def test_operator_adds_filters_edits_and_deletes_a_record(console, application, 
     assert (record.delete_access, record.delete_groups) == ("open_for_groups", ["crew"])
     status, _ = Api(token_for(application, owner)).put(f"/data/gadget/{record.id}", {"amount": 42})
     assert status == 200
+    status, _ = Api(token_for(application, member)).put(f"/data/gadget/{record.id}", {"amount": 1})
+    assert status == 403
 
     # Another record, so the filter has something to leave out.
     page.goto(custom_url(application, "gadget", "records", "add"))
