@@ -9,7 +9,8 @@ import pytest
 from django.http import QueryDict
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
-from hypothesis import given
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from config.api.brackets import BracketSyntaxError, encode, parse_pairs
@@ -315,3 +316,72 @@ def test_nul_byte_in_a_login_is_an_error_not_a_500(app_api):
     )
     assert 400 <= status < 500
     assert list(body) == ["errors"]
+
+
+# Whatever JSON a client sends to the account endpoints, the answer is a JSON 2xx or 4xx.
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_account_keys = st.sampled_from(
+    [
+        "application_id",
+        "auth_key",
+        "user",
+        "login",
+        "email",
+        "password",
+        "old_password",
+        "full_name",
+        "tags",
+        "signature",
+        "timestamp",
+        "nonce",
+    ]
+)
+_bodies = st.dictionaries(_account_keys, _json | st.dictionaries(_account_keys, _json), max_size=5)
+
+
+@pytest.mark.django_db
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=_bodies,
+    method_path=st.sampled_from(
+        [("POST", "/session"), ("POST", "/login"), ("POST", "/users"), ("PUT", "/users/{id}")]
+    ),
+)
+def test_any_json_to_the_account_endpoints_is_answered_without_a_500(
+    owner_api, owner, body, method_path
+):
+    method, path = method_path
+    status, answer = owner_api.request(method, path.format(id=owner.pk), body)
+    assert status < 500
+    if status >= 400:
+        assert list(answer) == ["errors"]
+
+
+_query_names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), whitelist_characters="[]"), max_size=12
+)
+
+
+@pytest.mark.django_db
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(pairs=st.lists(st.tuples(_query_names, st.text(max_size=10)), max_size=5))
+def test_any_query_string_is_answered_without_a_500(owner_api, pairs):
+    response = owner_api.client.get("/session?" + urlencode(pairs), HTTP_CB_TOKEN=owner_api.token)
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert list(response.json()) == ["errors"]
