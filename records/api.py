@@ -82,6 +82,13 @@ class RecordsView(ClassView):
         return Response(self.json(record), status=201)
 
 
+def batch_param(request):
+    """`{"record": {"1": {...}}}`, `{"record": [...]}`, or a bare JSON array of records."""
+    if isinstance(request.data, list):
+        return request.data
+    return all_params(request).get("record")
+
+
 class MultiView(ClassView):
     """POST: create up to 100 records; PUT: update up to 100 records by id."""
 
@@ -89,7 +96,7 @@ class MultiView(ClassView):
         records = services.records_create_multi(
             caller=request.user,
             klass=self.klass,
-            items=all_params(request).get("record"),
+            items=batch_param(request),
             form=is_form(request),
         )
         items = [self.json(r) for r in records]
@@ -99,7 +106,7 @@ class MultiView(ClassView):
         result = services.records_update_multi(
             caller=request.user,
             klass=self.klass,
-            items=all_params(request).get("record"),
+            items=batch_param(request),
             form=is_form(request),
         )
         return Response(

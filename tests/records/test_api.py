@@ -453,3 +453,11 @@ def test_delete_by_criteria_refuses_bad_or_empty_criteria(owner_api, two):
     assert owner_api.delete("/data/profile/by_criteria?nickname=x")[0] == 422
     assert owner_api.delete("/data/profile/by_criteria?age[lt]=x")[0] == 422
     assert Record.objects.count() == 2
+
+
+def test_multi_create_and_update_take_a_bare_array(owner_api, profile):
+    status, body = owner_api.post("/data/profile/multi", [{"age": 1}, {"age": 2}])
+    assert status == 201 and [i["age"] for i in body["items"]] == [1, 2]
+    ids = [i["_id"] for i in body["items"]]
+    status, body = owner_api.put("/data/profile/multi", [{"_id": ids[1], "age": 5}])
+    assert status == 200 and [i["age"] for i in body["items"]] == [5]

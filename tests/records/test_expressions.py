@@ -91,3 +91,33 @@ def test_drop_statement_removes_the_index(indexed):
             [f"record_c{klass.pk}_f{fields['age'].pk}"],
         )
         assert cursor.fetchone()[0] == 0
+
+
+def test_near_prefilter_uses_the_location_index(application, owner):
+    from accounts.caller import Caller
+    from records.query.compile import filtered
+    from records.query.parse import parse
+
+    klass = ObjectClass.objects.create(application=application, name="place")
+    home = Field.objects.create(object_class=klass, name="home", type="location", indexed=True)
+    Record.objects.bulk_create(
+        Record(
+            id=f"{i:024x}",
+            application=application,
+            object_class=klass,
+            user_id=owner.pk,
+            created_at=0,
+            updated_at=0,
+            data={"home": [(i % 360) - 180 + 0.5, (i % 180) - 90 + 0.25]},
+        )
+        for i in range(1000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(index_statements(klass, home)[0].replace(" CONCURRENTLY", ""))
+        cursor.execute("ANALYZE records_record")
+    klass = ObjectClass.objects.get(pk=klass.pk)
+    query = parse(klass, {"home": {"near": "10.5,-79.75;50000"}})
+    queryset = filtered(klass, query, Caller.for_user(owner))
+    assert f"record_c{klass.pk}_f{home.pk}" in _explain(queryset)
+    assert queryset.count() >= 1
