@@ -172,9 +172,9 @@ class RecordView(ClassView):
     def get(self, request, class_name, ids):
         ids = split_ids(ids)
         if len(ids) == 1:
-            record = self._one(ids[0], "read")
             if str(all_params(request).get("permissions", "")).lower() in ("1", "true"):
-                return self._permissions(request, record)
+                return self._permissions(request, self._one(ids[0], None))
+            record = self._one(ids[0], "read")
             return Response({"class_name": self.klass.name, "items": [self.json(record)]})
         found = Record.objects.filter(object_class=self.klass, pk__in=ids).filter(
             visible_q(request.user, self.klass, "read")
@@ -183,11 +183,12 @@ class RecordView(ClassView):
         items = [self.json(by_id[i]) for i in ids if i in by_id]
         return Response({"class_name": self.klass.name, "items": items})
 
-    def _one(self, record_id: str, action: str) -> Record:
+    def _one(self, record_id: str, action: str | None) -> Record:
+        """The record of the URL: 404 if missing, 403 if `action` is not permitted."""
         record = Record.objects.filter(object_class=self.klass, pk=record_id).first()
         if record is None:
             raise NotFound("Record not found")
-        if not can(self.request.user, record, action, self.klass):
+        if action and not can(self.request.user, record, action, self.klass):
             raise Forbidden()
         return record
 

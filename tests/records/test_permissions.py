@@ -362,3 +362,14 @@ def test_list_counts_and_pages_only_visible_records(cast, profile, owner, strang
     assert [i["age"] for i in body["items"]] == [2, 4]
     assert cast["stranger"].get("/data/profile", {"count": "1"})[1]["items_count"] == 3
     assert len(search(profile, {}, Caller.for_user(owner)).records) == 6
+
+
+def test_owner_reads_permissions_even_when_the_class_hides_the_record(application, owner, api_for):
+    klass = restricted_class(
+        application,
+        read={"access": "open_for_groups", "groups": ["x"], "use_class_permissions": True},
+    )
+    record = services.record_create(caller=Caller.for_user(owner), klass=klass, data={"job": "a"})
+    assert api_for(owner).get(f"/data/secret/{record.pk}")[0] == 403
+    status, body = api_for(owner).get(f"/data/secret/{record.pk}", {"permissions": "1"})
+    assert status == 200 and body["record_id"] == record.pk
