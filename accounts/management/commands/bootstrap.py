@@ -24,13 +24,16 @@ class Command(BaseCommand):
             password_file.chmod(0o600)
             self.stdout.write(self.style.SUCCESS("Created the console administrator."))
         self.stdout.write(f"Console: {url}")
-        if password_file.exists():
-            self.stdout.write(
-                f"Log in as 'admin' with the password in {password_file}: "
-                f"{password_file.read_text().strip()}"
-            )
-        else:
-            self.stdout.write(
-                "Log in with an existing superuser (manage.py createsuperuser makes one)."
-            )
+        self.stdout.write(self._how_to_log_in(User, password_file))
         self.stdout.write("API docs: " + url.replace("/admin/", "/api/docs/"))
+
+    def _how_to_log_in(self, User, password_file) -> str:
+        admin = User.objects.filter(username="admin", is_superuser=True).first()
+        password = password_file.read_text().strip() if password_file.exists() else ""
+        if admin is not None and password and admin.check_password(password):
+            return f"Log in as 'admin' with the password in {password_file}: {password}"
+        # The generated password was changed in the console, or another superuser was made.
+        return (
+            "Log in with your administrator's password "
+            "(manage.py changepassword USERNAME sets a new one)."
+        )
