@@ -56,6 +56,7 @@ JSON_BAD = [
     ([1, 2], "must be a JSON object"),
     ({"name": "x" * 140_000}, "record is too large (current: 140"),
     ({"name": "nul\u0000"}, "a value holds a NUL character"),
+    ({"tags": ["\ud800"]}, "a value holds an invalid Unicode character"),
 ]
 
 
