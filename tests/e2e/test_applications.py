@@ -72,6 +72,7 @@ def test_operator_manages_users_with_tags(console, shot):
 
     page.fill("#searchbar", "alice")
     page.press("#searchbar", "Enter")
+    page.wait_for_url("**q=alice**")
     assert page.locator("#result_list tbody tr").count() == 1
     shot(page, "users")
 
