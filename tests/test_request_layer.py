@@ -385,3 +385,40 @@ def test_any_query_string_is_answered_without_a_500(owner_api, pairs):
     assert response.status_code in (200, 400)
     if response.status_code == 400:
         assert list(response.json()) == ["errors"]
+
+
+# CORS: a web app on another origin can call the API with its token.
+
+ORIGIN = {"HTTP_ORIGIN": "https://app.example.com"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/session.json", "/data/profile.json", "/blobs/upload"])
+def test_preflight_is_answered_without_a_token(path):
+    response = Api().client.options(
+        path,
+        **ORIGIN,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="cb-token,content-type",
+    )
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in response["Access-Control-Allow-Methods"]
+    assert "cb-token" in response["Access-Control-Allow-Headers"].lower()
+
+
+@pytest.mark.django_db
+def test_api_answers_carry_the_cors_header(app_api):
+    response = app_api.client.get("/session.json", HTTP_CB_TOKEN=app_api.token, **ORIGIN)
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "*"
+    # Errors too, so the page can read the 401 and open a new session.
+    response = Api().client.get("/session.json", **ORIGIN)
+    assert response.status_code == 401
+    assert response["Access-Control-Allow-Origin"] == "*"
+
+
+@pytest.mark.django_db
+def test_console_has_no_cors_header():
+    response = Api().client.get("/admin/login/", **ORIGIN)
+    assert "Access-Control-Allow-Origin" not in response
