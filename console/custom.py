@@ -1,7 +1,8 @@
 """The Custom module: classes of an application, their fields and class permissions."""
 
 from django.contrib import messages
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -12,19 +13,30 @@ from classes.models import Field, ObjectClass
 from config.api.errors import Unprocessable
 from console.base import application_or_404, class_or_404, error_lines, render
 from console.forms import ClassForm, FieldForm, FieldFormSet, class_permission_forms
+from records.models import Record
 
 
 def class_url(klass: ObjectClass) -> str:
     return reverse("admin:console_class", args=[klass.application_id, klass.name])
 
 
+def _count(model):
+    """Rows of `model` per class, as a subquery (joining records and fields would multiply)."""
+    rows = (
+        model.objects.filter(object_class=OuterRef("pk"))
+        .order_by()
+        .values("object_class")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows), 0)
+
+
 def custom_index(request, app_id):
     app = application_or_404(app_id)
     classes = (
         ObjectClass.objects.filter(application=app)
-        .annotate(
-            record_count=Count("records", distinct=True), field_count=Count("fields", distinct=True)
-        )
+        .annotate(record_count=_count(Record), field_count=_count(Field))
         .order_by("name")
     )
     return render(

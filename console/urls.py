@@ -1,8 +1,36 @@
 """The console's screens under one application; mounted by ApplicationAdmin.get_urls."""
 
+from functools import wraps
+
+from django.contrib import admin
+from django.http import Http404
+from django.template.response import TemplateResponse
 from django.urls import path
 
+from config.api.errors import ApiError
 from console import custom, records, storage
+from console.base import error_lines
+
+
+def console_page(view):
+    """A missing object, or a refusal a service raised past the view, as a console page
+    (the project's 404 handler answers JSON, which is right for the API only)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            return _problem(request, 404, ["This page does not exist (any more)."])
+        except ApiError as exc:
+            return _problem(request, exc.status, error_lines(exc.errors))
+
+    return wrapped
+
+
+def _problem(request, status: int, lines: list[str]):
+    context = {**admin.site.each_context(request), "title": "Not done", "lines": lines}
+    return TemplateResponse(request, "console/problem.html", context, status=status)
 
 
 def console_patterns(wrap) -> list:
@@ -58,4 +86,4 @@ def console_patterns(wrap) -> list:
         ("storage/<int:blob_id>/download/", storage.blob_download, "console_blob_download"),
         ("storage/<int:blob_id>/delete/", storage.blob_delete, "console_blob_delete"),
     ]
-    return [path(route, wrap(view), name=name) for route, view, name in table]
+    return [path(route, wrap(console_page(view)), name=name) for route, view, name in table]
