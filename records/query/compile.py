@@ -253,20 +253,12 @@ _CALCS = {"avg": Avg, "min": Min, "max": Max, "sum": Sum, "count": Count}
 
 def aggregate(klass, query: Query, queryset) -> list[dict]:
     """One item per group: {"<group_by>": value, "<field>": {"avg": 41.0, ...}}."""
-    aliases = Aliases()
-    annotations = {}
-    for index, (fld, fn) in enumerate(query.calcs):
-        annotations[f"calc{index}"] = _CALCS[fn](F(aliases.typed(fld)))
-    if aliases.exprs:
-        queryset = queryset.alias(**aliases.exprs)
+    annotations = {
+        f"calc{index}": _CALCS[fn](_value(fld)) for index, (fld, fn) in enumerate(query.calcs)
+    }
     if query.group_by is not None:
-        group_expr = (
-            F(query.group_by.column)
-            if isinstance(query.group_by, SystemField)
-            else field_expression(query.group_by)
-        )
         rows = (
-            queryset.annotate(xgroup=group_expr)
+            queryset.annotate(xgroup=_value(query.group_by))
             .values("xgroup")
             .annotate(**annotations)
             .order_by("xgroup")
@@ -275,6 +267,11 @@ def aggregate(klass, query: Query, queryset) -> list[dict]:
     else:
         rows = [queryset.aggregate(**annotations)]
     return [_group_item(query, row) for row in rows]
+
+
+def _value(fld):
+    """A field's typed expression itself (aggregates cannot read an alias)."""
+    return F(fld.column) if isinstance(fld, SystemField) else field_expression(fld)
 
 
 def _group_item(query: Query, row: dict) -> dict:

@@ -269,3 +269,21 @@ def test_bad_queries_are_refused_naming_the_culprit(profile, people, owner, para
         search(profile, params, Caller.for_user(owner))
     assert caught.value.status == status
     assert key in caught.value.errors
+
+
+def test_aggregation_without_group_by_gives_totals(profile, people, stranger):
+    result = search(
+        profile,
+        {"age": {"calc": "avg,max,count"}, "score": {"calc": "sum"}},
+        Caller.for_user(stranger),
+    )
+    assert result.groups == [
+        {"age": {"avg": 39.25, "max": 50, "count": 4}, "score": {"sum": 15.25}}
+    ]
+
+
+def test_aggregation_by_a_system_field(profile, people, owner):
+    result = search(
+        profile, {"age": {"calc": "sum"}, "group_by": "user_id"}, Caller.for_user(owner)
+    )
+    assert result.groups == [{"user_id": owner.pk, "age": {"sum": 157}}]
