@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from config.api.brackets import BracketSyntaxError, encode, parse_pairs
+from config.api.brackets import MAX_DEPTH, BracketSyntaxError, encode, parse_pairs
 from config.api.parsers import nest
 from tests.conftest import Api
 
@@ -422,3 +422,41 @@ def test_api_answers_carry_the_cors_header(app_api):
 def test_console_has_no_cors_header():
     response = Api().client.get("/admin/login/", **ORIGIN)
     assert "Access-Control-Allow-Origin" not in response
+
+
+# Nesting is capped, so no code walking a parameter recursively can run out of stack.
+
+
+def _nested(depth):
+    value = "x"
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.django_db
+def test_json_nested_too_deep_is_400(app_api):
+    status, body = _raw(app_api, "POST", "/users", json.dumps(_nested(200)), "application/json")
+    assert status == 400
+    assert "nested deeper" in body["errors"]["base"][0]
+
+
+@pytest.mark.django_db
+def test_json_nested_within_the_cap_is_read(app_api):
+    body = {"user": {"login": "dana", "password": "long-enough-pw", "full_name": "D"}}
+    body["deep"] = _nested(MAX_DEPTH - 1)
+    status, _ = app_api.post("/users", body)
+    assert status == 201
+
+
+def test_brackets_nested_too_deep_are_refused():
+    assert parse_pairs([("a" + "[b]" * MAX_DEPTH, "1")])
+    with pytest.raises(BracketSyntaxError):
+        parse_pairs([("a" + "[b]" * (MAX_DEPTH + 1), "1")])
+
+
+@pytest.mark.django_db
+def test_query_nested_too_deep_is_400(app_api):
+    status, body = app_api.get("/session", {"a" + "[b]" * 500: "1"})
+    assert status == 400
+    assert list(body) == ["errors"]

@@ -13,6 +13,10 @@ from collections.abc import Iterable
 
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 
+# Deeper than any parameter of the API, shallow enough that no code walking the result
+# recursively can run out of stack.
+MAX_DEPTH = 32
+
 
 class BracketSyntaxError(ValueError):
     pass
@@ -37,6 +41,8 @@ def split_key(key: str) -> tuple[str, list[str]]:
         pos = match.end()
     if "" in segments[:-1]:
         raise BracketSyntaxError(f"'[]' may only end a parameter name: {key!r}")
+    if len(segments) > MAX_DEPTH:
+        raise BracketSyntaxError(f"parameter nested deeper than {MAX_DEPTH} levels: {name!r}")
     return name, segments
 
 

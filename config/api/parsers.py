@@ -12,7 +12,7 @@ from django.http import QueryDict
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles, FormParser, MultiPartParser
 
-from config.api.brackets import BracketSyntaxError, parse_pairs
+from config.api.brackets import MAX_DEPTH, BracketSyntaxError, parse_pairs
 from config.api.errors import TooLarge
 
 
@@ -49,9 +49,27 @@ class JSONBodyParser(BaseParser):
         if not raw.strip():
             return {}
         try:
-            return json.loads(raw, parse_constant=_refuse_constant)
+            value = json.loads(raw, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:
             raise ParseError(f"JSON parse error: {exc}") from None
+        if _too_deep(value):
+            raise ParseError(f"JSON parse error: nested deeper than {MAX_DEPTH} levels")
+        return value
+
+
+def _too_deep(value) -> bool:
+    """Whether objects and arrays nest deeper than MAX_DEPTH (checked without recursion)."""
+    level = [value]
+    for _ in range(MAX_DEPTH + 1):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return True
 
 
 def _refuse_constant(name):
