@@ -17,9 +17,17 @@ def class_or_404(application: Application, name: str) -> ObjectClass:
     return get_object_or_404(ObjectClass, application=application, name=name)
 
 
-def admin_caller(application: Application) -> Caller:
-    """Console actions act as an administrator of the application (API.md §4.1)."""
-    return Caller.admin(application)
+def admin_caller(application: Application, on_behalf_of=None) -> Caller:
+    """Console actions act as an administrator of the application (API.md §4.1); with
+    `on_behalf_of` (an ApiUser), what they create belongs to that user."""
+    if on_behalf_of is None:
+        return Caller.admin(application)
+    return Caller(
+        application=application,
+        user=on_behalf_of,
+        is_admin=True,
+        groups=tuple(on_behalf_of.tags),
+    )
 
 
 def render(request, template: str, application: Application, *, title: str, section: str, **ctx):

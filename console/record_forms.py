@@ -142,6 +142,12 @@ def form_field(field):
 
 
 class RecordForm(forms.Form):
+    owner = forms.IntegerField(
+        label="user_id",
+        required=False,
+        min_value=1,
+        help_text="The owner: a user id of this application (empty: no owner)",
+    )
     parent_id = forms.CharField(
         label="_parent_id", required=False, max_length=24, help_text="The _id of a parent record"
     )
@@ -154,8 +160,21 @@ class RecordForm(forms.Form):
         if record is not None:
             initial.update({f.name: record.data.get(f.name) for f in self.class_fields})
         super().__init__(*args, initial=initial, **kwargs)
+        if record is not None:  # the owner is set once, as when a user creates a record
+            del self.fields["owner"]
         for field in self.class_fields:
             self.fields[field.name] = form_field(field)
+
+    def clean_owner(self):
+        from accounts.models import ApiUser
+
+        user_id = self.cleaned_data.get("owner")
+        if user_id is None:
+            return None
+        user = ApiUser.objects.filter(application_id=self.klass.application_id, pk=user_id).first()
+        if user is None:
+            raise forms.ValidationError("No user of this application has this id.")
+        return user
 
     def file_fields(self) -> list:
         return [f for f in self.class_fields if f.type == FieldType.FILE]

@@ -180,7 +180,8 @@ def record_add(request, app_id, class_name):
             data["_parent_id"] = form.cleaned_data["parent_id"]
         try:
             with transaction.atomic():
-                record = record_create(caller=admin_caller(app), klass=klass, data=data)
+                caller = admin_caller(app, on_behalf_of=form.cleaned_data.get("owner"))
+                record = record_create(caller=caller, klass=klass, data=data)
                 _save_files(request, form, record)
         except ApiError as exc:
             service_errors = _to_form_errors(form, exc)

@@ -7,11 +7,10 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.caller import Caller
 from accounts.models import ApiUser
 from blobs.models import MAX_BLOB_BYTES, Blob
 from config.api.errors import ApiError
-from console.base import application_or_404, error_lines, render
+from console.base import admin_caller, application_or_404, error_lines, render
 
 PAGE_SIZE = 50
 
@@ -62,7 +61,7 @@ def _store(app, owner, uploaded, *, public: bool) -> Blob:
     from blobs.services import MIME_RE, blob_complete, blob_create, blob_delete
     from blobs.upload import store_stream
 
-    caller = Caller(application=app, user=owner, is_admin=True, groups=tuple(owner.tags))
+    caller = admin_caller(app, on_behalf_of=owner)
     content_type = uploaded.content_type or ""
     if not MIME_RE.match(content_type) or len(content_type) > 50:
         content_type = "application/octet-stream"

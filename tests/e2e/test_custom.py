@@ -130,6 +130,7 @@ def test_operator_adds_filters_edits_and_deletes_a_record(console, application, 
     page = console
     page.goto(custom_url(application, "gadget", "records"))
     page.click("text=Add record")
+    page.fill("#id_owner", str(owner.pk))
     page.fill("#id_amount", "41")
     page.fill("#id_ratio", "2.5")
     page.fill("#id_title", "Hello, world")
@@ -149,6 +150,7 @@ def test_operator_adds_filters_edits_and_deletes_a_record(console, application, 
     page.wait_for_selector(".messagelist .success")
 
     record = Record.objects.get(object_class=gadget)
+    assert record.user_id == owner.pk
     photo = record.data.pop("photo")
     assert record.data == {
         "amount": 41,
@@ -187,7 +189,12 @@ def test_operator_adds_filters_edits_and_deletes_a_record(console, application, 
 
     # Another record, so the filter has something to leave out.
     page.goto(custom_url(application, "gadget", "records", "add"))
+    page.fill("#id_owner", "999999")  # not a user of the application: refused, kept on the form
     page.fill("#id_amount", "7")
+    page.click("text=Create record")
+    assert "No user of this application" in page.locator(".field-owner").inner_text()
+    assert Record.objects.filter(object_class=gadget).count() == 1
+    page.fill("#id_owner", "")
     page.fill("#id_title", "other")
     page.click("text=Create record")
     page.wait_for_selector(".messagelist .success")
