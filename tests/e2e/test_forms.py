@@ -1,0 +1,122 @@
+"""What the console's forms refuse, and that a refused form changes nothing (no browser:
+the Django test client posts the forms as a browser would)."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from blobs.models import Blob
+from classes.models import ObjectClass
+from classes.services import class_create
+from records.models import Record
+from tests.conftest import make_user
+
+
+@pytest.fixture
+def staff(client, django_user_model):
+    django_user_model.objects.create_user(
+        "boss", password="boss-password-1", is_staff=True, is_superuser=True
+    )
+    assert client.login(username="boss", password="boss-password-1")
+    return client
+
+
+@pytest.fixture
+def note(application):
+    return class_create(
+        application=application,
+        name="note",
+        fields=[
+            {"name": "size", "type": "integer"},
+            {"name": "text", "type": "string"},
+            {"name": "where", "type": "location"},
+        ],
+    )
+
+
+def base(app):
+    return f"/admin/accounts/application/{app.pk}"
+
+
+def formset(*rows):
+    data = {"fields-TOTAL_FORMS": len(rows), "fields-INITIAL_FORMS": 0}
+    for i, (name, type_) in enumerate(rows):
+        data[f"fields-{i}-name"], data[f"fields-{i}-type"] = name, type_
+    return data
+
+
+def test_add_class_refuses_bad_and_reserved_names(staff, application):
+    response = staff.post(
+        f"{base(application)}/custom/add/", {"name": "1st", **formset(("id", "string"))}
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "must start with a letter" in page and "reserved" in page
+    response = staff.post(f"{base(application)}/custom/add/", {"name": "empty", **formset()})
+    assert "Please submit at least 1 form" in response.content.decode()
+    assert not ObjectClass.objects.exists()
+
+
+def test_add_class_reports_a_name_taken(staff, application, note):
+    response = staff.post(
+        f"{base(application)}/custom/add/", {"name": "note", **formset(("a", "string"))}
+    )
+    assert "already exists" in response.content.decode()
+    assert ObjectClass.objects.count() == 1
+
+
+def test_permissions_need_the_groups_or_ids_of_their_level(staff, application, note):
+    data = {}
+    for action in ("create", "read", "update", "delete"):
+        data[f"{action}-access"] = "open"
+    data["read-access"] = "open_for_groups"
+    data["update-access"] = "open_for_users_ids"
+    data["update-ids"] = "12, x"
+    response = staff.post(f"{base(application)}/custom/note/permissions/", data)
+    page = response.content.decode()
+    assert "Give at least one group." in page and "Ids are whole numbers" in page
+    data["create-access"] = "owner"
+    data["read-groups"], data["update-ids"] = "crew", "12"
+    response = staff.post(f"{base(application)}/custom/note/permissions/", data)
+    assert "Select a valid choice" in response.content.decode()
+    note.refresh_from_db()
+    assert note.permission("read")["access"] == "open"
+
+
+def test_record_form_refuses_a_bad_value_and_stores_nothing(staff, application, note):
+    url = f"{base(application)}/custom/note/records/add/"
+    response = staff.post(url, {"size": "abc", "text": "hi", "where_lon": "200", "where_lat": "1"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "must be an integer" in page and "longitude must be within" in page
+    response = staff.post(url, {"text": "hi", "parent_id": "f" * 24})
+    assert "no record of this application has this _id" in response.content.decode()
+    assert not Record.objects.exists()
+
+    response = staff.post(url, {"size": "3", "text": "hi", "where_lon": "1.5", "where_lat": "2"})
+    assert response.status_code == 302
+    record = Record.objects.get()
+    assert record.data == {"size": 3, "text": "hi", "where": [1.5, 2.0]}
+    # The child of that record, by its _parent_id.
+    response = staff.post(url, {"text": "child", "parent_id": record.id})
+    assert Record.objects.get(data__text="child").parent_id == record.id
+
+
+def test_deleting_a_record_from_the_console_deletes_its_children(staff, application, note):
+    url = f"{base(application)}/custom/note/records/add/"
+    staff.post(url, {"text": "parent"})
+    parent = Record.objects.get()
+    staff.post(url, {"text": "child", "parent_id": parent.id})
+    page = staff.get(f"{base(application)}/custom/note/records/{parent.id}/delete/")
+    assert "1 child record" in page.content.decode()
+    staff.post(f"{base(application)}/custom/note/records/{parent.id}/delete/")
+    assert not Record.objects.exists()
+
+
+def test_blob_upload_needs_an_owner_of_the_application(staff, application, other_application):
+    stranger = make_user(other_application, "elsewhere")
+    upload = SimpleUploadedFile("a.txt", b"abc", content_type="text/plain")
+    response = staff.post(
+        f"{base(application)}/storage/upload/", {"file": upload, "owner": stranger.pk}, follow=True
+    )
+    assert "Choose a file and its owner." in response.content.decode()
+    assert not Blob.objects.exists()
