@@ -13,7 +13,7 @@ from config.api.params import all_params
 from config.api.views import ApiView
 from records import services
 from records.models import Record
-from records.permissions import can, record_permissions_json, visible_q
+from records.permissions import can, record_permissions_json
 from records.query import search
 from records.serializers import record_json
 
@@ -176,8 +176,8 @@ class RecordView(ClassView):
                 return self._permissions(request, self._one(ids[0], None))
             record = self._one(ids[0], "read")
             return Response({"class_name": self.klass.name, "items": [self.json(record)]})
-        found = Record.objects.filter(object_class=self.klass, pk__in=ids).filter(
-            visible_q(request.user, self.klass, "read")
+        found = (
+            Record.objects.for_class(self.klass).visible_to(request.user, "read").filter(pk__in=ids)
         )
         by_id = {r.pk: r for r in found}
         items = [self.json(by_id[i]) for i in ids if i in by_id]

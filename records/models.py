@@ -5,6 +5,30 @@ from accounts.models import Application
 from classes.models import ObjectClass
 
 
+class RecordQuerySet(models.QuerySet):
+    """`Record.objects.for_class(klass).visible_to(caller, "read")`: the gate for lists."""
+
+    _record_class = None
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._record_class = self._record_class
+        return clone
+
+    def for_class(self, klass) -> "RecordQuerySet":
+        queryset = self.filter(object_class=klass)
+        queryset._record_class = klass
+        return queryset
+
+    def visible_to(self, caller, action: str = "read") -> "RecordQuerySet":
+        """Only the records `caller` may perform `action` on (API.md §4), tested in SQL."""
+        from records.permissions import visible_q
+
+        if self._record_class is None:
+            raise ValueError("call for_class(klass) before visible_to()")
+        return self.filter(visible_q(caller, self._record_class, action))
+
+
 class Record(models.Model):
     """One record of a custom class. The class's fields live in `data` (JSONB); the record
     permissions live in plain columns so a list query can filter on them in SQL:
@@ -31,6 +55,8 @@ class Record(models.Model):
     delete_access = models.CharField(max_length=20, default="owner")
     delete_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
     delete_groups = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+
+    objects = RecordQuerySet.as_manager()
 
     class Meta:
         indexes = [

@@ -13,7 +13,6 @@ from django.db.models import Avg, Count, F, FloatField, Func, Max, Min, Q, Sum
 
 from classes.models import FieldType
 from records.models import Record
-from records.permissions import visible_q
 from records.query.expressions import field_expression, location_expressions, text_expression
 from records.query.parse import Query, SystemField
 
@@ -214,7 +213,7 @@ def filtered(klass, query: Query, caller, action: str = "read"):
     if query.near is not None:
         lon, lat = aliases.location(query.near.field)
         near_q = _bounding_box(lon, lat, query.near)
-    queryset = Record.objects.filter(object_class=klass).filter(visible_q(caller, klass, action))
+    queryset = Record.objects.for_class(klass).visible_to(caller, action)
     if aliases.exprs:
         queryset = queryset.alias(**aliases.exprs)
     queryset = queryset.filter(condition & near_q)
