@@ -289,21 +289,25 @@ def _descendants(application_id: int, ids: list[str]) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _file_values(ids: list[str]) -> list:
-    """The File-field values of these records, whatever their classes."""
+def _file_values(application_id: int, ids: list[str]) -> list:
+    """The File-field values of these records, whatever their classes. Classes without a
+    File field cost nothing: their rows are not read."""
     from classes.models import Field
 
-    rows = list(Record.objects.filter(pk__in=ids).values_list("object_class_id", "data"))
-    class_ids = {class_id for class_id, _ in rows}
     file_fields: dict[int, list[str]] = {}
     for class_id, name in Field.objects.filter(
-        object_class_id__in=class_ids, type=FieldType.FILE
+        object_class__application_id=application_id, type=FieldType.FILE
     ).values_list("object_class_id", "name"):
         file_fields.setdefault(class_id, []).append(name)
+    if not file_fields or not ids:
+        return []
+    rows = Record.objects.filter(pk__in=ids, object_class_id__in=file_fields).values_list(
+        "object_class_id", "data"
+    )
     return [
         data.get(name)
         for class_id, data in rows
-        for name in file_fields.get(class_id, [])
+        for name in file_fields[class_id]
         if isinstance(data, dict) and data.get(name)
     ]
 
@@ -311,7 +315,7 @@ def _file_values(ids: list[str]) -> list:
 def _delete_with_children(application_id: int, ids: list[str]) -> int:
     """Delete records, every record below them through `_parent_id`, and their files."""
     doomed = list(dict.fromkeys([*ids, *_descendants(application_id, ids)]))
-    schedule_file_deletion(_file_values(doomed))
+    schedule_file_deletion(_file_values(application_id, doomed))
     deleted, _ = Record.objects.filter(application_id=application_id, pk__in=doomed).delete()
     return deleted
 
