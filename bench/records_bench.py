@@ -493,11 +493,11 @@ def post_worker_init(worker):
 SQL_LINE = re.compile(r"^\((\d+\.\d+)\) (.*?); args=.*?; alias=\w+$", re.S)
 
 
-def explain_pass(workdir: Path, ctx: dict, plan: list) -> None:
+def explain_pass(workdir: Path, ctx: dict, plan: list) -> list[str]:
     """One request per scenario on a server that logs its SQL; EXPLAIN the slowest statement."""
     from django.db import connection
 
-    server = Server(workdir, debug_sql=True)
+    server, out = Server(workdir, debug_sql=True), []
     try:
         for label, token_key, make_path in plan:
             offset = server.log_path.stat().st_size
@@ -517,10 +517,11 @@ def explain_pass(workdir: Path, ctx: dict, plan: list) -> None:
             with connection.cursor() as cursor:
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
                 lines = [row[0] for row in cursor.fetchall()]
-            print(f"\n--- {label} ({seconds * 1000:.1f} ms in the server)\n{sql}")
-            print("\n".join(lines))
+            out.append(f"\n--- {label} ({seconds * 1000:.1f} ms in the server)\n{sql}")
+            out.append("\n".join(lines))
     finally:
         server.stop()
+    return out
 
 
 def split_log(text: str) -> list[str]:
@@ -577,8 +578,7 @@ def run(args, workdir: Path) -> None:
         results.append(measure_creates(server.port, ctx, clients=args.clients, budget=15, cap=2000))
     finally:
         server.stop()
-    if args.explain:
-        explain_pass(workdir, ctx, scenarios(ctx, rng))
+    plans = explain_pass(workdir, ctx, scenarios(ctx, rng)) if args.explain else []
     log("reads follow record permissions (read: owner) from now on")
     make_owner_only(ctx)
     server = Server(workdir, kind=args.server)
@@ -599,8 +599,9 @@ def run(args, workdir: Path) -> None:
     finally:
         server.stop()
     if args.explain:
-        explain_pass(workdir, ctx, owner_scenarios(ctx, rng))
+        plans += explain_pass(workdir, ctx, owner_scenarios(ctx, rng))
     print_table(results, ctx["figures"], args)
+    print("\n".join(plans))
     if os.environ.get("BENCH_KEEP") != "1" and not getattr(database_url, "server", None):
         from classes.services import class_delete
 

@@ -12,6 +12,8 @@ the caller holds an open transaction (the console, a test) it falls back to the 
 statement, which is correct but blocks writes to the table until that transaction ends.
 """
 
+import json
+
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from classes.models import (
@@ -336,6 +338,13 @@ def class_delete(*, klass: ObjectClass) -> int:
 
 @transaction.atomic
 def _class_delete_rows(klass: ObjectClass) -> int:
+    """One statement deletes the class's records and their descendants; it hands back only
+    what the file cleanup needs (the data of records of classes that have File fields)."""
+    file_fields: dict[int, list[str]] = {}
+    for class_id, name in Field.objects.filter(
+        object_class__application_id=klass.application_id, type=FieldType.FILE
+    ).values_list("object_class_id", "name"):
+        file_fields.setdefault(class_id, []).append(name)
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -344,48 +353,27 @@ def _class_delete_rows(klass: ObjectClass) -> int:
                 UNION
                 SELECT r.id FROM records_record r JOIN doomed d ON r.parent_id = d.id
                 WHERE r.application_id = %s
+            ), gone AS (
+                DELETE FROM records_record r USING doomed d WHERE r.id = d.id
+                RETURNING r.object_class_id, r.data
             )
-            SELECT id FROM doomed
+            SELECT count(*), jsonb_agg(jsonb_build_array(object_class_id, data))
+                FILTER (WHERE object_class_id = ANY(%s))
+            FROM gone
             """,
-            [klass.pk, klass.application_id],
+            [klass.pk, klass.application_id, list(file_fields)],
         )
-        ids = [row[0] for row in cursor.fetchall()]
-    _schedule_files(application_id=klass.application_id, record_ids=ids)
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM records_record WHERE object_class_id = %s", [klass.pk])
-        deleted = cursor.rowcount
-        cursor.execute("DELETE FROM records_record WHERE id = ANY(%s)", [ids])
-        deleted += cursor.rowcount
+        deleted, with_files = cursor.fetchone()
+    values = []
+    for class_id, data in _loads(with_files) or []:
+        values.extend((data or {}).get(name) for name in file_fields[class_id])
+    _schedule_file_values([v for v in values if v])
     klass.delete()
     return deleted
 
 
-def _schedule_files(*, application_id: int, record_ids: list[str]) -> None:
-    """Stored objects of File values of these records go on commit."""
-    if not record_ids:
-        return
-    file_fields = Field.objects.filter(
-        object_class__application_id=application_id, type=FieldType.FILE
-    ).values_list("object_class_id", "name")
-    by_class: dict[int, list[str]] = {}
-    for class_id, name in file_fields:
-        by_class.setdefault(class_id, []).append(name)
-    values = []
-    with connection.cursor() as cursor:
-        for class_id, names in by_class.items():
-            cursor.execute(
-                "SELECT data FROM records_record WHERE object_class_id = %s AND id = ANY(%s)",
-                [class_id, record_ids],
-            )
-            for (data,) in cursor.fetchall():
-                values.extend(_loads(data).get(name) for name in names)
-    _schedule_file_values([v for v in values if v])
-
-
 def _loads(data):
-    import json
-
-    return json.loads(data) if isinstance(data, str) else (data or {})
+    return json.loads(data) if isinstance(data, str) else data
 
 
 def _schedule_file_values(values: list) -> None:
