@@ -39,12 +39,20 @@ def run_sdk(live_server, application, tmp_path):
         pytest.fail("node and tests/sdk/node_modules are required: run `make sdk`")
 
     def run(body: str, timeout: float = 60, **values):
-        env = {"appId": application.pk, "authKey": application.auth_key, "apiUrl": live_server.url, **values}
+        env = {
+            "appId": application.pk,
+            "authKey": application.auth_key,
+            "apiUrl": live_server.url,
+            **values,
+        }
         script = tmp_path / "script.cjs"
         script.write_text(PRELUDE % body)
         proc = subprocess.run(
             ["node", str(script)],
-            capture_output=True, text=True, timeout=timeout, cwd=SDK_DIR,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=SDK_DIR,
             env={**os.environ, "SDK_ENV": json.dumps(env), "NODE_PATH": str(NODE_MODULES)},
         )
         out = proc.stdout
