@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -132,7 +133,11 @@ def record_list(request, app_id, class_name):
 
 
 def _row(record, fields) -> dict:
-    return {"record": record, "cells": [cell(f, record.data.get(f.name)) for f in fields]}
+    return {
+        "record": record,
+        "created": datetime.fromtimestamp(record.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "cells": [cell(f, record.data.get(f.name)) for f in fields],
+    }
 
 
 def cell(field, value) -> dict:
