@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-test run test lint bench sdk chromium
+.PHONY: install install-test run test lint bench sdk node chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,14 @@ run: install
 	$(PY) manage.py bootstrap --url http://$(HOST):$(PORT)/admin/
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-tests/sdk/node_modules/.package-lock.json: tests/sdk/package.json tests/sdk/package-lock.json
+# The official ConnectyCube SDK, run by node in tests/sdk.
+tests/sdk/node_modules/.package-lock.json: tests/sdk/package.json tests/sdk/package-lock.json | node
 	npm ci --prefix tests/sdk --no-audit --no-fund --loglevel=error
+
+node:
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm; \
+	  else echo "Install Node.js first: sudo apt-get install -y nodejs npm"; exit 1; fi; }
 
 sdk: tests/sdk/node_modules/.package-lock.json
 
