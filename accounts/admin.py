@@ -134,6 +134,23 @@ class ApplicationAdmin(admin.ModelAdmin):
             app.regenerate_keys()
         self.message_user(request, f"New keys for {len(queryset)} application(s).")
 
+    def get_deleted_objects(self, objs, request):
+        """Counts instead of the admin's list of every related row: an application may hold
+        millions of records, and listing them would never finish."""
+        from blobs.models import Blob
+        from records.models import Record
+
+        lines = []
+        for app in objs:
+            counts = {
+                "classes": ObjectClass.objects.filter(application=app).count(),
+                "records": Record.objects.filter(application=app).count(),
+                "users": ApiUser.objects.filter(application=app).count(),
+                "files": Blob.objects.filter(application=app).count(),
+            }
+            lines.append(f"{app}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+        return lines, {"applications": len(objs)}, set(), []
+
     def response_add(self, request, obj, post_url_continue=None):
         # A new application opens on its overview, where its keys are.
         return HttpResponseRedirect(reverse("admin:accounts_application_change", args=[obj.pk]))

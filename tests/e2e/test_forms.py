@@ -120,3 +120,32 @@ def test_blob_upload_needs_an_owner_of_the_application(staff, application, other
     )
     assert "Choose a file and its owner." in response.content.decode()
     assert not Blob.objects.exists()
+
+
+def test_regenerate_keys_action_changes_the_keys_of_the_selected(staff, application):
+    old = application.auth_key
+    staff.post(
+        "/admin/accounts/application/",
+        {"action": "regenerate_keys", "_selected_action": [application.pk]},
+    )
+    application.refresh_from_db()
+    assert application.auth_key != old
+
+
+def test_users_are_found_by_a_tag(staff, application):
+    make_user(application, "alice", tags=["officers"])
+    make_user(application, "bob", tags=["crew"])
+    page = staff.get(
+        "/admin/accounts/apiuser/", {"application__id__exact": application.pk, "q": "officers"}
+    ).content.decode()
+    assert "alice" in page and "bob" not in page
+
+
+def test_deleting_an_application_counts_what_goes_with_it(staff, application, note):
+    make_user(application, "alice")
+    url = f"/admin/accounts/application/{application.pk}/delete/"
+    page = staff.get(url).content.decode()
+    assert "1 classes, 0 records, 1 users, 0 files" in page
+    staff.post(url, {"post": "yes"})
+    assert not ObjectClass.objects.exists()
+    assert not type(application).objects.filter(pk=application.pk).exists()
