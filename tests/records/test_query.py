@@ -108,6 +108,12 @@ CASES = [
     ({"age": {"nin": "25,41,null"}}, ["Zach"]),
     ({"tags": {"in": "a,x"}}, ["Nadine", "Zach"]),
     ({"tags": {"nin": "b"}}, ["Zach", "jacelyn", "Émile"]),
+    ({"job": {"ne": "accountant"}}, ["Lacey", "Zach", "jacelyn", "Émile"]),
+    ({"score": {"ne": "4.5"}}, ["Lacey", "Zach", "jacelyn", "Émile"]),
+    ({"score": {"in": "3,9.25"}}, ["Lacey", "jacelyn"]),
+    ({"job": {"nin": "accountant,secretary"}}, ["Zach", "jacelyn", "Émile"]),
+    ({"born": {"in": "2019-09-22T00:00:00Z"}}, ["Émile"]),
+    ({"_parent_id": "null"}, ["Nadine", "Lacey", "Zach", "jacelyn", "Émile"]),
     # all, ctn
     ({"tags": {"all": "a,b"}}, ["Nadine"]),
     ({"tags": {"all": "b"}}, ["Nadine", "Lacey"]),
@@ -117,7 +123,11 @@ CASES = [
     ({"job": {"ctn": "e_t"}}, ["jacelyn"]),  # _ is literal
     ({"job": {"ctn": "_"}}, ["jacelyn"]),
     ({"age": {"ctn": "4"}}, ["Nadine", "Émile"]),
+    ({"score": {"ctn": ".2"}}, ["jacelyn"]),
+    ({"full_name": {"ctn": "ÉMI"}}, ["Émile"]),
     # or: one OR group, ANDed with the rest
+    ({"score": {"or": "4.5,-1.5"}}, ["Nadine", "Émile"]),
+    ({"job": {"or": "secretary"}, "tags": {"or": "x"}}, ["Lacey", "Zach"]),
     ({"age": {"or": "25,50"}}, ["Lacey", "Zach"]),
     ({"age": {"or": "25"}, "country_of_birth": {"or": "India"}}, ["Lacey", "Zach", "jacelyn"]),
     ({"age": {"or": "25"}, "country_of_birth": {"or": "India"}, "active": "true"}, ["jacelyn"]),
