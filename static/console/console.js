@@ -43,6 +43,14 @@
       row.querySelector("input").focus();
       return;
     }
+    var more = event.target.closest("[data-filter-add]");
+    if (more) {
+      var rows = more.parentNode.querySelectorAll(".cb-filter-row");
+      var copy = rows[rows.length - 1].cloneNode(true);
+      copy.querySelector("input").value = "";
+      rows[rows.length - 1].after(copy);
+      return;
+    }
     var remove = event.target.closest("[data-list-remove]");
     if (remove) {
       remove.closest(".cb-list-item").remove();
