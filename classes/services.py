@@ -13,6 +13,7 @@ statement, which is correct but blocks writes to the table until that transactio
 """
 
 import json
+import re
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
@@ -276,6 +277,33 @@ def index_build(field: Field) -> None:
 
 def index_drop(field: Field) -> None:
     _execute_ddl(_index_statements(field)[1])
+
+
+FIELD_INDEX_RE = re.compile(r"\Arecord_c(\d+)_f(\d+)\Z")
+
+
+def orphan_indexes() -> list[str]:
+    """Field indexes on the records table whose field is gone or no longer indexed: left by
+    classes deleted through a cascade (deleting an application) rather than `class_delete`,
+    or by an interrupted unmark."""
+    from records.query.expressions import index_name
+
+    wanted = {
+        index_name(field.object_class, field)
+        for field in Field.objects.filter(indexed=True).select_related("object_class")
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'records_record'")
+        names = [row[0] for row in cursor.fetchall()]
+    return sorted(n for n in names if FIELD_INDEX_RE.match(n) and n not in wanted)
+
+
+def drop_orphan_indexes() -> list[str]:
+    """Drop every index of `orphan_indexes()`; answers their names."""
+    names = orphan_indexes()
+    for name in names:
+        _execute_ddl(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')
+    return names
 
 
 # --- classes ---------------------------------------------------------------------------------

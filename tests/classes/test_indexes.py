@@ -1,7 +1,10 @@
 """Indexed fields build real indexes. CREATE INDEX CONCURRENTLY cannot run inside a
 transaction, so most tests here use `transactional_db` (autocommit, as in production)."""
 
+import io
+
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from classes.services import (
@@ -151,3 +154,27 @@ def test_inside_a_transaction_the_index_is_built_without_concurrently(applicatio
     assert len(class_indexes(klass)) == 1
     field_set_indexed(field=klass.fields.get(), indexed=False)
     assert class_indexes(klass) == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_indexes_left_by_a_cascade_are_found_and_dropped(application, other_application):
+    kept = class_create(
+        application=application,
+        name="kept",
+        fields=[{"name": "a", "type": "integer", "indexed": True}],
+    )
+    gone = class_create(
+        application=other_application,
+        name="gone",
+        fields=[{"name": "a", "type": "integer", "indexed": True}],
+    )
+    [orphan] = class_indexes(gone)
+    other_application.delete()  # the ORM cascade removes the class, not its index
+    out = io.StringIO()
+    call_command("drop_orphan_indexes", "--dry-run", stdout=out)
+    assert f"would drop {orphan}" in out.getvalue()
+    assert orphan in class_indexes(gone)
+
+    call_command("drop_orphan_indexes", stdout=io.StringIO())
+    assert class_indexes(gone) == {}
+    assert len(class_indexes(kept)) == 1
