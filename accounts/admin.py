@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect, QueryDict
@@ -58,6 +59,18 @@ def copyable(value: str, label: str):
         value,
         label,
     )
+
+
+def remove_stored_objects_on_commit(app_ids: list[int]) -> None:
+    """The rows of blobs and record files go with their application (CASCADE); their stored
+    objects are removed once that delete commits."""
+    from blobs.files import delete_objects
+    from blobs.models import Blob, StoredFile
+
+    keys = list(Blob.objects.filter(application_id__in=app_ids).values_list("uid", flat=True))
+    keys += StoredFile.objects.filter(application_id__in=app_ids).values_list("key", flat=True)
+    if keys:
+        transaction.on_commit(lambda: delete_objects(keys))
 
 
 @admin.register(Application)
@@ -150,6 +163,14 @@ class ApplicationAdmin(admin.ModelAdmin):
             }
             lines.append(f"{app}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
         return lines, {"applications": len(objs)}, set(), []
+
+    def delete_model(self, request, obj):
+        remove_stored_objects_on_commit([obj.pk])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        remove_stored_objects_on_commit(list(queryset.values_list("pk", flat=True)))
+        super().delete_queryset(request, queryset)
 
     def response_add(self, request, obj, post_url_continue=None):
         # A new application opens on its overview, where its keys are.

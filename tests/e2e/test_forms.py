@@ -4,6 +4,7 @@ the Django test client posts the forms as a browser would)."""
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from blobs.backends import storage
 from blobs.models import Blob
 from classes.models import ObjectClass
 from classes.services import class_create
@@ -141,11 +142,19 @@ def test_users_are_found_by_a_tag(staff, application):
     assert "alice" in page and "bob" not in page
 
 
-def test_deleting_an_application_counts_what_goes_with_it(staff, application, note):
-    make_user(application, "alice")
+def test_deleting_an_application_counts_what_goes_with_it(
+    staff, application, note, django_capture_on_commit_callbacks
+):
+    alice = make_user(application, "alice")
+    upload = SimpleUploadedFile("a.txt", b"abc", content_type="text/plain")
+    staff.post(f"{base(application)}/storage/upload/", {"file": upload, "owner": alice.pk})
+    blob = Blob.objects.get()
+    assert storage().exists(blob.key)
     url = f"/admin/accounts/application/{application.pk}/delete/"
     page = staff.get(url).content.decode()
-    assert "1 classes, 0 records, 1 users, 0 files" in page
-    staff.post(url, {"post": "yes"})
-    assert not ObjectClass.objects.exists()
+    assert "1 classes, 0 records, 1 users, 1 files" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(url, {"post": "yes"})
+    assert not ObjectClass.objects.exists() and not Blob.objects.exists()
     assert not type(application).objects.filter(pk=application.pk).exists()
+    assert not storage().exists(blob.key)
