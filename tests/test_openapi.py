@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.validation import validate_schema
 
 pytestmark = pytest.mark.django_db
@@ -101,3 +102,25 @@ def test_token_scheme_is_the_cb_token_header(schema):
     unauthorized = schema["paths"]["/session"]["get"]["responses"]["401"]
     example = next(iter(unauthorized["content"]["application/json"]["examples"].values()))
     assert example["value"] == {"errors": {"base": ["Required session does not exist"]}}
+
+
+def _drf_routes(patterns, prefix=""):
+    """Route text of every URL served by a DRF view, includes flattened."""
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _drf_routes(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern) and hasattr(entry.callback, "cls"):
+            yield prefix + str(entry.pattern)
+
+
+def test_every_api_view_is_in_the_schema(schema):
+    """Views added later are listed too, documented or not (config.api.schema.ApiAutoSchema)."""
+    routes = [r for r in _drf_routes(get_resolver().url_patterns) if not r.startswith("api/")]
+    assert "session" in routes
+    for route in routes:
+        path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+        assert path in schema["paths"], path
+        for method, operation in schema["paths"][path].items():
+            assert operation["responses"], (path, method)
+            if method in ("post", "put"):
+                assert "requestBody" in operation, (path, method)

@@ -19,6 +19,7 @@ Every documented operation also lists the errors it can answer, each with the co
 from http import HTTPStatus
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
@@ -76,6 +77,24 @@ def _response(description: str, example) -> OpenApiResponse:
         description=description,
         examples=[OpenApiExample(description, value=example)],
     )
+
+
+class ApiAutoSchema(AutoSchema):
+    """The schema class of every view (REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]).
+
+    The API's views read and answer plain JSON without DRF serializers. One that is not
+    (yet) documented with `api_doc` is listed with a generic JSON object for its body and
+    answer, rather than left without either and reported as an error."""
+
+    def _plain_json(self) -> bool:
+        names = ("get_serializer", "get_serializer_class", "serializer_class")
+        return not any(hasattr(self.view, name) for name in names)
+
+    def get_request_serializer(self):
+        return OpenApiTypes.OBJECT if self._plain_json() else super().get_request_serializer()
+
+    def get_response_serializers(self):
+        return OpenApiTypes.OBJECT if self._plain_json() else super().get_response_serializers()
 
 
 class CBTokenScheme(OpenApiAuthenticationExtension):
