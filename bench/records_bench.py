@@ -10,7 +10,7 @@ creates per second with several concurrent clients. `--explain` runs each query 
 a second server that logs its SQL and prints EXPLAIN (ANALYZE, BUFFERS) of the slowest
 statement of each request.
 
-The class: n Integer (indexed), score Float, name String, flag Boolean, tags Array,
+The class: n Integer (indexed; `--index n,place` indexes more), score Float, name String, flag Boolean, tags Array,
 place Location, day Date. 100 users own the records in turn, so each owns 1%.
 Every loop is bounded by a count and a time budget.
 """
@@ -190,7 +190,7 @@ def load_records(app, klass, users, count: int) -> list[str]:
     return sample
 
 
-def prepare(count: int) -> dict:
+def prepare(count: int, indexed: tuple[str, ...] = ("n",)) -> dict:
     """Application, users, the class, the records, the index; answers what the runs need."""
     from django.contrib.auth.hashers import make_password
     from django.db import connection
@@ -220,10 +220,12 @@ def prepare(count: int) -> dict:
     figures["load (COPY)"] = time.perf_counter() - began
     log(f"  loaded in {figures['load (COPY)']:.1f} s")
 
-    began = time.perf_counter()
-    field_set_indexed(field=klass.fields.get(name="n"), indexed=True)
-    figures["index n (CONCURRENTLY)"] = time.perf_counter() - began
-    log(f"  index on n built in {figures['index n (CONCURRENTLY)']:.1f} s")
+    for name in indexed:
+        began = time.perf_counter()
+        field_set_indexed(field=klass.fields.get(name=name), indexed=True)
+        label = f"index {name} (CONCURRENTLY)"
+        figures[label] = time.perf_counter() - began
+        log(f"  {label} built in {figures[label]:.1f} s")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE records_record")
 
@@ -555,7 +557,7 @@ def print_table(results: list[dict], figures: dict, args) -> None:
 
 
 def run(args, workdir: Path) -> None:
-    ctx = prepare(args.records)
+    ctx = prepare(args.records, tuple(args.index.split(",")) if args.index else ())
     rng = random.Random(7)
     results = []
     server = Server(workdir, kind=args.server)
@@ -618,11 +620,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for creates")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN every request's SQL")
     parser.add_argument(
+        "--index", default="n", help="fields to mark indexed, comma-separated (default: n)"
+    )
+    parser.add_argument(
         "--server", choices=["gunicorn", "runserver"], default="gunicorn", help="see Server"
     )
     args = parser.parse_args()
     if args.records < 1000:
         parser.error("--records must be at least 1000")
+    unknown = set(filter(None, args.index.split(","))) - {f["name"] for f in FIELDS}
+    if unknown:
+        parser.error(f"--index: no field {', '.join(sorted(unknown))}")
 
     workdir = Path(tempfile.mkdtemp(prefix="cubebase-bench-"))
     try:
