@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404
@@ -61,13 +61,14 @@ def copyable(value: str, label: str):
     )
 
 
-def remove_stored_objects_on_commit(app_ids: list[int]) -> None:
-    """The rows of blobs and record files go with their application (CASCADE); their stored
-    objects are removed once that delete commits."""
+def remove_stored_objects_on_commit(app_ids: list[int] = (), user_ids: list[int] = ()) -> None:
+    """Blob and record-file rows go with their application, and blobs with their owner
+    (CASCADE); their stored objects are removed once that delete commits."""
     from blobs.files import delete_objects
     from blobs.models import Blob, StoredFile
 
-    keys = list(Blob.objects.filter(application_id__in=app_ids).values_list("uid", flat=True))
+    blobs = Blob.objects.filter(Q(application_id__in=app_ids) | Q(owner_id__in=user_ids))
+    keys = list(blobs.values_list("uid", flat=True))
     keys += StoredFile.objects.filter(application_id__in=app_ids).values_list("key", flat=True)
     if keys:
         transaction.on_commit(lambda: delete_objects(keys))
@@ -165,11 +166,11 @@ class ApplicationAdmin(admin.ModelAdmin):
         return lines, {"applications": len(objs)}, set(), []
 
     def delete_model(self, request, obj):
-        remove_stored_objects_on_commit([obj.pk])
+        remove_stored_objects_on_commit(app_ids=[obj.pk])
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        remove_stored_objects_on_commit(list(queryset.values_list("pk", flat=True)))
+        remove_stored_objects_on_commit(app_ids=list(queryset.values_list("pk", flat=True)))
         super().delete_queryset(request, queryset)
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -329,6 +330,14 @@ class ApiUserAdmin(admin.ModelAdmin):
         app = user.application if user else None
         extra = {"console_app": app, "console_section": "users", **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def delete_model(self, request, obj):
+        remove_stored_objects_on_commit(user_ids=[obj.pk])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        remove_stored_objects_on_commit(user_ids=list(queryset.values_list("pk", flat=True)))
+        super().delete_queryset(request, queryset)
 
     def _back_to_list(self, obj):
         url = reverse("admin:accounts_apiuser_changelist")

@@ -158,3 +158,15 @@ def test_deleting_an_application_counts_what_goes_with_it(
     assert not ObjectClass.objects.exists() and not Blob.objects.exists()
     assert not type(application).objects.filter(pk=application.pk).exists()
     assert not storage().exists(blob.key)
+
+
+def test_deleting_a_user_removes_their_files(
+    staff, application, django_capture_on_commit_callbacks
+):
+    alice = make_user(application, "alice")
+    upload = SimpleUploadedFile("a.txt", b"abc", content_type="text/plain")
+    staff.post(f"{base(application)}/storage/upload/", {"file": upload, "owner": alice.pk})
+    blob = Blob.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(f"/admin/accounts/apiuser/{alice.pk}/delete/", {"post": "yes"})
+    assert not Blob.objects.exists() and not storage().exists(blob.key)
