@@ -105,6 +105,10 @@ def session_create(*, params: dict) -> tuple[ApiSession, str]:
     app = application_by_credentials(params.get("application_id"), params.get("auth_key"))
     if "signature" in params:
         check_signature(app, params)
+    if params.get("provider"):
+        # Facebook, Twitter and Firebase logins need those services; answering with an
+        # application session instead would look like success to the client.
+        raise Unprocessable({"provider": ["is not supported: log in with login or email"]})
     user = user_by_credentials(app, params["user"]) if params.get("user") else None
     if user is not None:
         _seen(user)

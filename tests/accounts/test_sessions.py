@@ -315,3 +315,12 @@ def test_logging_in_sets_last_request_at(anon, app_api, application, owner, memb
     for user in (owner, member):
         user.refresh_from_db()
         assert (timezone.now() - user.last_request_at).total_seconds() < 5
+
+
+def test_social_login_is_refused_not_turned_into_an_application_session(anon, application):
+    status, body = anon.post(
+        "/session", creds(application, provider="facebook", keys={"token": "fb-token"})
+    )
+    assert status == 422
+    assert "provider" in body["errors"]
+    assert not ApiSession.objects.exists()
