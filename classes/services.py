@@ -256,7 +256,8 @@ def _execute_ddl(sql: str) -> None:
     # Deferred foreign-key checks of rows written earlier in the transaction must run
     # first, or PostgreSQL refuses the DDL ("pending trigger events"), as in Django's
     # own schema editor.
-    with connection.cursor() as cursor:
+    # The savepoint keeps the caller's transaction usable if the statement fails.
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(sql.replace(" CONCURRENTLY", "", 1))
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
@@ -587,16 +588,28 @@ def _plan_class(entry: dict, klass, *, key: str, errors: dict) -> dict:
 
 def classes_import(*, application, data) -> dict:
     """Create the classes of a schema file; a class that exists gets its missing fields and,
-    when the file gives them, its permissions. All or nothing; then the indexes are built.
-    Answers {"created": [...], "updated": [...], "fields_added": {class: [names]},
-    "indexes_built": {class: [names]}}."""
+    when the file gives them, its permissions. All or nothing; then the indexes are built,
+    each on its own: one that fails is reported in `indexes_failed` and its field stays
+    unindexed. Answers {"created": [...], "updated": [...], "fields_added": {class: [names]},
+    "indexes_built": {class: [names]}, "indexes_failed": {class: {field: message}}}."""
     plan = _import_plan(application, data)
-    summary, to_index = _import_write(application, plan)
+    try:
+        summary, to_index = _import_write(application, plan)
+    except IntegrityError:  # another import or the console made the same class or field
+        raise Unprocessable(
+            {"base": ["the schema changed during the import; run it again"]}
+        ) from None
+    summary["indexes_failed"] = {}
     for field in to_index:
-        index_build(field)
-        field.indexed = True
-        field.save(update_fields=["indexed"])
-        summary["indexes_built"].setdefault(field.object_class.name, []).append(field.name)
+        klass_name = field.object_class.name
+        try:
+            field_set_indexed(field=field, indexed=True)
+        except Unprocessable as exc:
+            summary["indexes_failed"].setdefault(klass_name, {})[field.name] = exc.errors[
+                "indexed"
+            ][0]
+            continue
+        summary["indexes_built"].setdefault(klass_name, []).append(field.name)
     return summary
 
 

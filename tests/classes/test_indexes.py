@@ -15,6 +15,7 @@ from classes.services import (
     field_remove,
     field_set_indexed,
 )
+from config.api.errors import Unprocessable
 from tests.classes.conftest import class_indexes
 
 ALL_TYPES = ["integer", "float", "string", "boolean", "array", "file", "location", "date"]
@@ -178,3 +179,48 @@ def test_indexes_left_by_a_cascade_are_found_and_dropped(application, other_appl
     call_command("drop_orphan_indexes", stdout=io.StringIO())
     assert class_indexes(gone) == {}
     assert len(class_indexes(kept)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_index_that_cannot_be_built_is_a_422_and_leaves_nothing(application, add_record):
+    klass = class_create(application=application, name="c", fields={"a": "integer"})
+    add_record(klass, {"a": "not a number"})  # written past the coercion layer
+    field = klass.fields.get()
+    with pytest.raises(Unprocessable) as info:
+        field_set_indexed(field=field, indexed=True)
+    assert info.value.errors["indexed"][0].startswith("the index could not be built")
+    field.refresh_from_db()
+    assert field.indexed is False
+    assert class_indexes(klass) == {}  # no INVALID index left behind
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_reports_an_index_it_could_not_build(application, add_record):
+    klass = class_create(application=application, name="c", fields={"a": "integer"})
+    add_record(klass, {"a": "x"})
+    summary = classes_import(
+        application=application,
+        data={
+            "classes": [
+                {
+                    "name": "c",
+                    "fields": [
+                        {"name": "a", "type": "integer", "indexed": True},
+                        {"name": "b", "type": "string", "indexed": True},
+                    ],
+                }
+            ]
+        },
+    )
+    assert summary["indexes_built"] == {"c": ["b"]}
+    assert list(summary["indexes_failed"]["c"]) == ["a"]
+    assert list(klass.fields.values_list("name", "indexed")) == [("a", False), ("b", True)]
+
+
+@pytest.mark.django_db
+def test_a_failed_build_inside_a_transaction_leaves_it_usable(application, add_record):
+    klass = class_create(application=application, name="c", fields={"a": "integer"})
+    add_record(klass, {"a": "x"})
+    with pytest.raises(Unprocessable):
+        field_set_indexed(field=klass.fields.get(), indexed=True)
+    assert klass.fields.get().indexed is False  # the connection still answers

@@ -43,3 +43,5 @@ class Command(BaseCommand):
             lines = [f"  {key}: {'; '.join(map(str, msgs))}" for key, msgs in exc.errors.items()]
             raise CommandError("nothing imported:\n" + "\n".join(lines)) from None
         self.stdout.write(json.dumps(summary))
+        if summary["indexes_failed"]:
+            raise CommandError("the classes were imported, but some indexes could not be built")
