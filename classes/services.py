@@ -8,8 +8,8 @@ its class; the SQL comes from `records.query.expressions.index_statements` so it
 expression the query compiler writes. All classes share one table, so an index is built and
 dropped CONCURRENTLY: writes to every class go on while it builds. PostgreSQL refuses
 CONCURRENTLY inside a transaction, so index work runs after the schema change commits; when
-the caller holds an open transaction (the console, a test) it falls back to the plain
-statement, which is correct but blocks writes to the table until that transaction ends.
+the caller holds an open transaction (a test, a script inside `atomic`) it falls back to the
+plain statement, which is correct but blocks writes to the table until that transaction ends.
 """
 
 import json
@@ -32,7 +32,6 @@ from config.api.errors import Unprocessable
 
 NAME_RULE = "must start with a letter, then letters, digits or _; at most 64 characters"
 TYPE_NAMES = tuple(t.value for t in FieldType)
-SWITCH_ACTIONS = ("read", "update", "delete")
 _GROUP_KEYS = ("groups", "users_groups", "user_groups")
 _ID_KEYS = ("ids", "users_ids", "user_ids")
 _ACTION_KEYS = {"access", "use_class_permissions", *_GROUP_KEYS, *_ID_KEYS}
