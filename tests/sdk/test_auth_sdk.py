@@ -12,6 +12,14 @@ from tests.conftest import PASSWORD, make_user, token_for
 pytestmark = [pytest.mark.sdk, pytest.mark.django_db(transaction=True)]
 
 NEW = {"login": "dana", "password": "correct-horse-battery", "email": "dana@example.com"}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 def test_signup_with_auth_key_then_session_lifecycle(run_sdk, application):
@@ -117,3 +125,75 @@ def test_expired_session_triggers_the_sdk_hook_and_the_retry_works(run_sdk, appl
     )
     assert result["expiredCalls"] == 1
     assert result["fetched"]["user"]["id"] == owner.pk
+
+
+# The SDK in a browser, on a page of another origin than the API: what a web app does.
+
+BROWSER_PAGE = """<!doctype html><meta charset="utf-8"><title>app</title>
+<script src="connectycube.min.js"></script>
+<script>
+window.signUpAndLogIn = async (env) => {
+  const CB = window.ConnectyCube;
+  CB.init({appId: env.appId, authKey: env.authKey},
+          {endpoints: {api_url: env.apiUrl}, debug: {mode: 0}});
+  const signed = await CB.users.signup({login: env.login, password: env.password});
+  const session = await CB.createSession({login: env.login, password: env.password});
+  const current = await CB.getSession();
+  await CB.destroySession();
+  return {signed, session, current, origin: location.origin};
+};
+</script>"""
+
+
+@pytest.fixture
+def web_app_origin(tmp_path):
+    """A second local server, on another port (so another origin), serving the web app."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.sdk.conftest import NODE_MODULES
+
+    (tmp_path / "index.html").write_text(BROWSER_PAGE)
+    bundle = NODE_MODULES / "connectycube" / "dist" / "connectycube.min.js"
+    (tmp_path / "connectycube.min.js").write_bytes(bundle.read_bytes())
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=tmp_path))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.browser
+def test_sdk_in_a_browser_page_of_another_origin(
+    live_server, application, web_app_origin, monkeypatch
+):
+    from playwright.sync_api import sync_playwright
+
+    # The ORM is called below while Playwright's event loop runs in this thread.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    env = {
+        "appId": application.pk,
+        "authKey": application.auth_key,
+        "apiUrl": live_server.url,
+        **NEW,
+    }
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(web_app_origin + "/index.html")
+            result = page.evaluate("env => window.signUpAndLogIn(env)", env)
+        finally:
+            browser.close()
+    assert result["origin"] != live_server.url
+    user = ApiUser.objects.get(login="dana")
+    assert result["signed"]["user"]["id"] == user.pk
+    assert result["session"]["user_id"] == user.pk
+    assert result["current"]["id"] == result["session"]["id"]
+    assert not ApiSession.objects.exists()
