@@ -88,7 +88,8 @@ def search_page(klass, caller, params: dict, page_number) -> tuple[list, dict]:
         number = min(max(1, int(page_number or 1)), pages)
     except ValueError:
         number = 1
-    found = search(klass, {**params, "skip": (number - 1) * PAGE_SIZE, "limit": PAGE_SIZE}, caller)
+    window = {"skip": str((number - 1) * PAGE_SIZE), "limit": str(PAGE_SIZE)}
+    found = search(klass, {**params, **window}, caller)
     pager = {
         "number": number,
         "pages": pages,

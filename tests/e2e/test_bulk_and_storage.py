@@ -44,6 +44,15 @@ def test_operator_imports_a_csv_and_sees_the_bad_lines(console, application, sho
     assert Record.objects.filter(object_class=klass).count() == 997
     assert not Record.objects.filter(object_class=klass, data__label="row 11").exists()
 
+    # The browser pages through them: 25 a page, in _id order.
+    page.goto(f"/admin/accounts/application/{application.pk}/custom/reading/records/?page=2")
+    assert page.locator("#record-table tbody tr[data-record-id]").count() == 25
+    assert "Page 2 of 40 · 997 records" in page.locator("#record-total").inner_text()
+    labels = page.locator("#record-table tbody tr").all_inner_texts()
+    assert "row 28" in labels[0] and "row 52" in labels[-1]  # line 11 was refused
+    page.click("text=Next ›")
+    assert "Page 3 of 40" in page.locator("#record-total").inner_text()
+
     # The API sees the import at once.
     status, body = Api(token_for(application)).get("/data/reading", {"count": 1})
     assert status == 200 and body["items_count"] == 997
