@@ -4,12 +4,14 @@ Reads may use an application session; every write needs a user session. Permissi
 decided in `records.permissions` (through the services and the query module), never here.
 """
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from accounts.authentication import HasSession, HasUserSession
 from classes.models import ObjectClass
 from config.api.errors import Forbidden, NotFound, Unprocessable
 from config.api.params import all_params
+from config.api.schema import api_doc
 from config.api.views import ApiView
 from records import services
 from records.models import Record
@@ -18,6 +20,23 @@ from records.query import search
 from records.serializers import record_json
 
 MAX_IDS = 100
+TAGS = ["custom objects"]
+PERMISSIONS_EXAMPLE = {
+    "read": {"access": "open"},
+    "update": {"access": "open_for_users_ids", "users_ids": ["51941", "51943"]},
+    "delete": {"access": "open_for_groups", "users_groups": ["officers"]},
+}
+RECORD_EXAMPLE = {
+    "_id": "5c09798aca8bf468ab8d2936",
+    "_parent_id": None,
+    "age": 41,
+    "full_name": "Nadine Collier",
+    "created_at": 1544124810,
+    "updated_at": 1544124810,
+    "user_id": 47592,
+    "permissions": PERMISSIONS_EXAMPLE,
+}
+LIST_ITEM = {k: v for k, v in RECORD_EXAMPLE.items() if k != "permissions"}
 
 
 def is_form(request) -> bool:
@@ -57,6 +76,19 @@ class ClassView(ApiView):
 class RecordsView(ClassView):
     """GET: list (filters, sort, skip/limit, count, output, near, calc); POST: create."""
 
+    @extend_schema(operation_id="data_list")
+    @api_doc(
+        "List, count or aggregate records",
+        tags=TAGS,
+        description=(
+            "Filters `field=value` and `field[op]=value` (gt gte lt lte ne in nin all or ctn "
+            "near), `sort_asc`/`sort_desc`, `skip`, `limit` (max 100, -1 = last record), "
+            "`count=1`, `output[include]`/`output[exclude]`, `field[calc]=avg` with "
+            "`group_by`. See docs/custom-objects.md."
+        ),
+        responses={200: {"class_name": "profile", "skip": 0, "limit": 100, "items": [LIST_ITEM]}},
+        errors=(404, 422),
+    )
     def get(self, request, class_name):
         result = search(self.klass, params_without_token(request), request.user)
         body = {"class_name": self.klass.name}
@@ -72,6 +104,17 @@ class RecordsView(ClassView):
         ]
         return Response({**body, "items": items})
 
+    @api_doc(
+        "Create a record",
+        tags=TAGS,
+        request={
+            "full_name": "Nadine Collier",
+            "age": "41",
+            "permissions": {"read": {"access": "owner"}},
+        },
+        responses={201: RECORD_EXAMPLE},
+        errors=(403, 404, 422),
+    )
     def post(self, request, class_name):
         record = services.record_create(
             caller=request.user,
@@ -92,6 +135,13 @@ def batch_param(request):
 class MultiView(ClassView):
     """POST: create up to 100 records; PUT: update up to 100 records by id."""
 
+    @api_doc(
+        "Create up to 100 records, all or nothing",
+        tags=TAGS,
+        request={"record": {"1": {"age": "11"}, "2": {"age": "55"}}},
+        responses={201: {"class_name": "profile", "items": [RECORD_EXAMPLE]}},
+        errors=(403, 404, 422),
+    )
     def post(self, request, class_name):
         records = services.records_create_multi(
             caller=request.user,
@@ -102,6 +152,20 @@ class MultiView(ClassView):
         items = [self.json(r) for r in records]
         return Response({"class_name": self.klass.name, "items": items}, status=201)
 
+    @api_doc(
+        "Update up to 100 records by id",
+        tags=TAGS,
+        request={"record": {"1": {"id": "5c0d4f95ca8bf4291e8d3c2d", "age": "50"}}},
+        responses={
+            200: {
+                "class_name": "profile",
+                "items": [RECORD_EXAMPLE],
+                "not_found": {"ids": []},
+                "wrong_permissions": {"ids": []},
+            }
+        },
+        errors=(403, 404, 422),
+    )
     def put(self, request, class_name):
         result = services.records_update_multi(
             caller=request.user,
@@ -122,6 +186,21 @@ class MultiView(ClassView):
 class ByCriteriaView(ClassView):
     """PUT: update every matching record the caller may update; DELETE: delete them."""
 
+    @api_doc(
+        "Update every matching record the caller may update",
+        tags=TAGS,
+        request={"search_criteria": {"age": {"lt": 30}}, "country_of_birth": "Iran"},
+        responses={
+            200: {
+                "class_name": "profile",
+                "skip": 0,
+                "limit": 100,
+                "total_found": 1,
+                "items": [RECORD_EXAMPLE],
+            }
+        },
+        errors=(403, 404, 422),
+    )
     def put(self, request, class_name):
         params = params_without_token(request)
         criteria = params.pop("search_criteria", None)
@@ -144,6 +223,12 @@ class ByCriteriaView(ClassView):
             }
         )
 
+    @api_doc(
+        "Delete every matching record the caller may delete (criteria as parameters)",
+        tags=TAGS,
+        responses={200: {"total_deleted": 2}},
+        errors=(403, 404, 422),
+    )
     def delete(self, request, class_name):
         params = params_without_token(request)
         criteria = params.get("search_criteria", params)
@@ -169,6 +254,13 @@ def split_ids(raw: str) -> list[str]:
 class RecordView(ClassView):
     """/data/{class}/{id} or /{id1},{id2}: get, update (one id), delete."""
 
+    @extend_schema(operation_id="data_by_ids")
+    @api_doc(
+        "Records by ids, or one record's permissions with permissions=1",
+        tags=TAGS,
+        responses={200: {"class_name": "profile", "items": [RECORD_EXAMPLE]}},
+        errors=(403, 404, 422),
+    )
     def get(self, request, class_name, ids):
         ids = split_ids(ids)
         if len(ids) == 1:
@@ -198,6 +290,13 @@ class RecordView(ClassView):
             raise Forbidden("Only the record's owner can read its permissions")
         return Response({"permissions": record_permissions_json(record), "record_id": record.pk})
 
+    @api_doc(
+        "Update one record (fields, operators, permissions)",
+        tags=TAGS,
+        request={"job": "technical director", "inc": {"age": 1}, "push": {"tags": ["a"]}},
+        responses={200: RECORD_EXAMPLE},
+        errors=(403, 404, 422),
+    )
     def put(self, request, class_name, ids):
         ids = split_ids(ids)
         if len(ids) > 1:
@@ -211,6 +310,18 @@ class RecordView(ClassView):
         )
         return Response(self.json(record))
 
+    @api_doc(
+        "Delete one record (empty answer) or several (a report), with their children",
+        tags=TAGS,
+        responses={
+            200: {
+                "SuccessfullyDeleted": {"ids": ["5c097c45ca8bf468ab8d294e"]},
+                "WrongPermissions": {"ids": []},
+                "NotFound": {"ids": []},
+            }
+        },
+        errors=(403, 404, 422),
+    )
     def delete(self, request, class_name, ids):
         ids = split_ids(ids)
         if len(ids) == 1:
