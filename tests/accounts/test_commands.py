@@ -1,14 +1,16 @@
 """The accounts commands: bootstrap (the first-run step of `make run`) and create_application."""
 
 import json
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
-from accounts.models import Application
-from tests.conftest import Api
+from accounts.models import ApiSession, Application
+from tests.conftest import Api, token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +78,14 @@ def test_create_application_refuses_a_bad_name(name):
     with pytest.raises(CommandError):
         call_command("create_application", name, stdout=StringIO())
     assert not Application.objects.exists()
+
+
+def test_cleanup_sessions_deletes_only_expired_ones(application, owner):
+    live = token_for(application, owner)
+    token_for(application)
+    ApiSession.objects.exclude(user=owner).update(
+        updated_at=timezone.now() - timedelta(hours=2, minutes=1)
+    )
+    assert "Deleted 1 expired sessions." in run("cleanup_sessions")
+    assert ApiSession.objects.count() == 1
+    assert Api(live).get("/session")[0] == 200
