@@ -83,6 +83,8 @@ class _Run:
         if self.on_error is not None:
             self.on_error(line, message)
 
+    stopped = False  # set when the error limit stopped the reading of the file
+
     def over_limit(self) -> bool:
         return self.max_errors is not None and self.report.failed > self.max_errors
 
@@ -171,7 +173,7 @@ def _run_batches(rows, converter, writer, run: _Run, batch_size: int) -> None:
         run.tick()
         if stopped is not None:
             raise stopped
-    if run.over_limit():
+    if run.over_limit() and (more or run.stopped):
         run.report.fatal = (
             f"stopped after {run.report.failed} failed rows (max errors: {run.max_errors})"
         )
@@ -193,6 +195,7 @@ def _fill_batch(rows, converter, writer, run: _Run, batch_size: int) -> bool:
         except RowProblem as exc:
             run.fail(line, str(exc))
             if run.over_limit():
+                run.stopped = True
                 return False
         if not report.rows_read % PROGRESS_EVERY:
             run.tick()

@@ -94,8 +94,10 @@ class RecordWriter:
     def start(self) -> None:
         """Prepare the session's temporary tables (empty for this import)."""
         with self._cursor() as cur:
+            # Made afresh: a long-lived connection may have one from before a migration.
+            cur.execute(f"DROP TABLE IF EXISTS pg_temp.{STAGE}")
             cur.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} AS "
+                f"CREATE TEMP TABLE {STAGE} AS "
                 f"SELECT *, 0::bigint AS _line FROM {self.table} WITH NO DATA"
             )
             cur.execute(

@@ -249,3 +249,11 @@ def test_a_class_without_the_field_of_another_class(application, write_file):
     result = run_command("import_records", application.pk, "empty", path)
     assert "line 2: x: is not a field of this class" in result.err
     assert Record.objects.count() == 1
+
+
+def test_failures_within_max_errors_do_not_stop_the_import(profile, application, write_file):
+    path = write_file("a.csv", "age\n1\nx\n2\ny\n3\n")
+    result = run_command("import_records", application.pk, "profile", path, "--max-errors", "2")
+    assert result.code == 1
+    assert "stopped after" not in result.err
+    assert "rows read: 5, imported: 3" in result.out and "failed: 2" in result.out
