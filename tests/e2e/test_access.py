@@ -64,3 +64,16 @@ def test_staff_user_reaches_every_console_page(client, django_user_model, consol
         assert response.status_code in (200, 404), url  # 404: blob 1 does not exist
         if "/storage/1/" not in url:
             assert response.status_code == 200, url
+
+
+@pytest.mark.browser
+def test_non_staff_user_cannot_log_in_to_the_console(new_page, django_user_model, transactional_db):
+    from tests.e2e.conftest import log_in
+
+    django_user_model.objects.create_user("clerk", password="clerk-password-1", is_staff=False)
+    page = new_page()
+    log_in(page, "clerk", "clerk-password-1")
+    assert "/admin/login/" in page.url
+    assert "staff account" in page.locator(".errornote").inner_text()
+    page.goto("/admin/accounts/application/")
+    assert "/admin/login/" in page.url and page.locator("#user-tools").count() == 0
