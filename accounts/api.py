@@ -213,10 +213,10 @@ class UserView(ApiView):
     @api_doc(
         "Delete your own user",
         tags=["users"],
-        description="Its sessions end with it.",
+        description="Its sessions and its files (blobs) go with it; its records stay.",
         responses={200: None},
         errors=(403, 404),
     )
     def delete(self, request, user_id):
-        self._own(request, user_id).delete()
+        services.user_delete(user=self._own(request, user_id))
         return Response(status=200)

@@ -252,3 +252,17 @@ def user_update(*, user: ApiUser, data) -> ApiUser:
         user.set_password(clean["password"])
     _save_unique(user)
     return user
+
+
+@transaction.atomic
+def user_delete(*, user: ApiUser) -> None:
+    """DELETE /users/{id}: the user, its sessions and its blobs go; the stored objects of
+    the blobs are removed once the deletion is committed. Records the user created stay:
+    they are the application's data."""
+    from blobs.files import delete_objects  # blobs builds on accounts, not the reverse
+    from blobs.models import Blob
+
+    keys = [blob.key for blob in Blob.objects.filter(owner=user).only("uid")]
+    user.delete()
+    if keys:
+        transaction.on_commit(lambda: delete_objects(keys))

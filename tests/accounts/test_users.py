@@ -270,3 +270,28 @@ def test_delete_own_user_ends_its_sessions(owner_api, owner):
 def test_delete_another_user_is_forbidden(owner_api, stranger):
     assert owner_api.delete(f"/users/{stranger.pk}")[0] == 403
     assert ApiUser.objects.filter(pk=stranger.pk).exists()
+
+
+def test_delete_own_user_removes_its_blobs_and_their_files(
+    owner_api, owner, stranger, application, django_capture_on_commit_callbacks
+):
+    from django.core.files.base import ContentFile
+
+    from blobs.backends import storage
+    from blobs.models import Blob
+
+    mine = Blob.objects.create(
+        application=application, owner=owner, name="a.txt", content_type="text/plain"
+    )
+    theirs = Blob.objects.create(
+        application=application, owner=stranger, name="b.txt", content_type="text/plain"
+    )
+    for blob in (mine, theirs):
+        assert storage().save(blob.key, ContentFile(b"hello")) == blob.key
+
+    with django_capture_on_commit_callbacks(execute=True):
+        status, _ = owner_api.delete(f"/users/{owner.pk}")
+    assert status == 200
+    assert not Blob.objects.filter(pk=mine.pk).exists()
+    assert not storage().exists(mine.key)
+    assert storage().exists(theirs.key)
