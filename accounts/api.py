@@ -73,19 +73,19 @@ class SessionView(ApiView):
     )
     def post(self, request):
         session, token = services.session_create(params=body_params(request) or all_params(request))
-        body = session_json(session, token)
-        if session.user is not None:
-            body["user"] = user_json(session.user)
-        return Response({"session": body}, status=201)
+        return Response({"session": _session_body(session, token)}, status=201)
 
     @api_doc(
         "The current session",
         tags=["sessions"],
-        description="Every request with the token keeps the session alive for two more hours.",
-        responses={200: {"session": SESSION_EXAMPLE}},
+        description=(
+            "Every request with the token keeps the session alive for two more hours. "
+            "A user session carries its `user`."
+        ),
+        responses={200: {"session": {**SESSION_EXAMPLE, "user": USER_EXAMPLE}}},
     )
     def get(self, request):
-        return Response({"session": session_json(request.auth, token_from(request))})
+        return Response({"session": _session_body(request.auth, token_from(request))})
 
     @api_doc(
         "End the session",
@@ -96,6 +96,14 @@ class SessionView(ApiView):
     def delete(self, request):
         request.auth.delete()
         return Response(status=200)
+
+
+def _session_body(session, token) -> dict:
+    """A session's JSON; a user session carries its user, as ConnectyCube answers."""
+    body = session_json(session, token)
+    if session.user is not None:
+        body["user"] = user_json(session.user)
+    return body
 
 
 class LoginView(ApiView):

@@ -324,3 +324,10 @@ def test_social_login_is_refused_not_turned_into_an_application_session(anon, ap
     assert status == 422
     assert "provider" in body["errors"]
     assert not ApiSession.objects.exists()
+
+
+def test_get_session_carries_the_user_of_a_user_session(owner_api, app_api, owner):
+    status, body = owner_api.get("/session")
+    assert status == 200
+    assert body["session"]["user"]["id"] == owner.pk
+    assert "user" not in app_api.get("/session")[1]["session"]
