@@ -1,9 +1,11 @@
 """The Custom module: classes of an application, their fields and class permissions."""
 
+import json
+
 from django.contrib import messages
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -192,4 +194,51 @@ def class_permissions(request, app_id, class_name):
         intro="Each action has its own level. With “Use class permissions” ticked, the class "
         "level applies to every record and the record's own permissions are ignored.",
         back_url=class_url(klass),
+    )
+
+
+def schema_export(request, app_id):
+    """Every class of the application as the schema JSON that `import_classes` reads."""
+    app = application_or_404(app_id)
+    body = json.dumps(class_services.classes_export(application=app), indent=2)
+    response = HttpResponse(body, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="classes-{app.pk}.json"'
+    return response
+
+
+@require_POST
+def schema_import(request, app_id):
+    """A schema file (as `import_classes` takes it): new classes are made, existing ones get
+    their missing fields and the permissions the file gives. All or nothing."""
+    app = application_or_404(app_id)
+    upload = request.FILES.get("file")
+    back = HttpResponseRedirect(reverse("admin:console_custom", args=[app.pk]))
+    if upload is None:
+        messages.error(request, "Choose a schema file (JSON) first.")
+        return back
+    try:
+        data = json.load(upload)
+    except ValueError as exc:
+        messages.error(request, f"The file is not JSON: {exc}")
+        return back
+    try:
+        summary = class_services.classes_import(application=app, data=data)
+    except Unprocessable as exc:
+        for line in error_lines(exc.errors):
+            messages.error(request, line)
+        return back
+    messages.success(request, schema_summary(summary))
+    for klass, problems in summary.get("indexes_failed", {}).items():
+        for field, message in problems.items():
+            messages.warning(request, f"{klass}.{field} is not indexed: {message}")
+    return back
+
+
+def schema_summary(summary: dict) -> str:
+    added = sum(len(names) for names in summary.get("fields_added", {}).values())
+    created, updated = summary.get("created", []), summary.get("updated", [])
+    return (
+        f"Schema imported: {len(created)} class(es) created"
+        + (f" ({', '.join(created)})" if created else "")
+        + f", {len(updated)} updated, {added} field(s) added."
     )

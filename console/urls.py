@@ -38,6 +38,8 @@ def console_patterns(wrap) -> list:
     table = [
         ("custom/", custom.custom_index, "console_custom"),
         ("custom/add/", custom.class_add, "console_class_add"),
+        ("custom/schema.json", custom.schema_export, "console_schema_export"),
+        ("custom/schema/import/", custom.schema_import, "console_schema_import"),
         ("custom/<str:class_name>/", custom.class_detail, "console_class"),
         ("custom/<str:class_name>/delete/", custom.class_delete, "console_class_delete"),
         (

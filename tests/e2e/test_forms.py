@@ -170,3 +170,27 @@ def test_deleting_a_user_removes_their_files(
     with django_capture_on_commit_callbacks(execute=True):
         staff.post(f"/admin/accounts/apiuser/{alice.pk}/delete/", {"post": "yes"})
     assert not Blob.objects.exists() and not storage().exists(blob.key)
+
+
+def test_schema_exported_from_one_application_imports_into_another(
+    staff, application, other_application, note
+):
+    response = staff.get(f"{base(application)}/custom/schema.json")
+    assert response["Content-Disposition"].endswith('classes-%d.json"' % application.pk)
+    schema = SimpleUploadedFile("schema.json", response.content, content_type="application/json")
+    response = staff.post(
+        f"{base(other_application)}/custom/schema/import/", {"file": schema}, follow=True
+    )
+    assert "1 class(es) created (note)" in response.content.decode()
+    copy = ObjectClass.objects.get(application=other_application, name="note")
+    assert [(f.name, f.type) for f in copy.fields.all()] == [
+        ("size", "integer"),
+        ("text", "string"),
+        ("where", "location"),
+    ]
+    bad = SimpleUploadedFile("bad.json", b'{"classes": [{"name": "9x"}]}')
+    response = staff.post(
+        f"{base(other_application)}/custom/schema/import/", {"file": bad}, follow=True
+    )
+    assert ObjectClass.objects.filter(application=other_application).count() == 1
+    assert "must start with a letter" in response.content.decode()
