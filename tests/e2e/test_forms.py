@@ -176,7 +176,7 @@ def test_schema_exported_from_one_application_imports_into_another(
     staff, application, other_application, note
 ):
     response = staff.get(f"{base(application)}/custom/schema.json")
-    assert response["Content-Disposition"].endswith('classes-%d.json"' % application.pk)
+    assert response["Content-Disposition"].endswith(f'classes-{application.pk}.json"')
     schema = SimpleUploadedFile("schema.json", response.content, content_type="application/json")
     response = staff.post(
         f"{base(other_application)}/custom/schema/import/", {"file": schema}, follow=True
