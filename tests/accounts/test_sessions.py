@@ -331,3 +331,10 @@ def test_get_session_carries_the_user_of_a_user_session(owner_api, app_api, owne
     assert status == 200
     assert body["session"]["user"]["id"] == owner.pk
     assert "user" not in app_api.get("/session")[1]["session"]
+
+
+def test_authenticating_a_request_is_one_query(owner_api, django_assert_num_queries):
+    owner_api.get("/session")  # the first request may write the touch
+    with django_assert_num_queries(1):
+        status, _ = owner_api.get("/session")
+    assert status == 200
