@@ -127,13 +127,19 @@ def record_permissions_json(record) -> dict:
 def _level(klass, record, action: str) -> tuple[str, list, list]:
     """(access, ids, groups) that govern `action` on `record` (record may be None for create)."""
     if record is None or klass.uses_class_permissions(action):
-        spec = klass.permission(action)
-        return spec.get("access", "not_allowed"), spec.get("ids") or [], spec.get("groups") or []
+        return _class_level(klass, action)
     return (
         getattr(record, f"{action}_access"),
         getattr(record, f"{action}_ids"),
         getattr(record, f"{action}_groups"),
     )
+
+
+def _class_level(klass, action: str) -> tuple[str, list, list]:
+    """The class's (access, ids, groups) for `action`; lists stored as text are split."""
+    spec = klass.permission(action)
+    ids, groups = (_as_list(spec.get(key)) or [] for key in ("ids", "groups"))
+    return spec.get("access", "not_allowed"), ids, groups
 
 
 def _allows(caller, access: str, ids, groups, owner_id, action: str) -> bool:
@@ -184,13 +190,10 @@ def visible_q(caller, klass, action: str) -> Q:
     if caller.is_admin:
         return EVERYBODY
     if klass.uses_class_permissions(action):
-        spec = klass.permission(action)
-        access = spec.get("access", "not_allowed")
+        access, ids, groups = _class_level(klass, action)
         if access == "owner":
             return Q(user_id=caller.user_id) if caller.user is not None else NOBODY
-        allowed = _allows(
-            caller, access, spec.get("ids") or [], spec.get("groups") or [], None, action
-        )
+        allowed = _allows(caller, access, ids, groups, None, action)
         return EVERYBODY if allowed else NOBODY
     return _record_level_q(caller, action)
 

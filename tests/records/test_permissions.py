@@ -373,3 +373,18 @@ def test_owner_reads_permissions_even_when_the_class_hides_the_record(applicatio
     assert api_for(owner).get(f"/data/secret/{record.pk}")[0] == 403
     status, body = api_for(owner).get(f"/data/secret/{record.pk}", {"permissions": "1"})
     assert status == 200 and body["record_id"] == record.pk
+
+
+def test_class_lists_stored_as_text_are_split(application, member, stranger, api_for, owner):
+    klass = restricted_class(
+        application,
+        read={
+            "access": "open_for_groups",
+            "groups": "visitors,officers",
+            "use_class_permissions": True,
+        },
+    )
+    services.record_create(caller=Caller.for_user(owner), klass=klass, data={"job": "a"})
+    assert len(api_for(member).get("/data/secret")[1]["items"]) == 1
+    assert len(api_for(stranger).get("/data/secret")[1]["items"]) == 1
+    assert api_for(owner).get("/data/secret")[1]["items"] == []
