@@ -36,20 +36,43 @@ def console_urls(db):
         "admin:console_storage": [a],
         "admin:console_blob_download": [a, 1],
         "admin:console_blob_delete": [a, 1],
+        "admin:console_schema_export": [a],
     }
     return [reverse(name, args=args) for name, args in names.items()]
 
 
-def test_anonymous_and_non_staff_users_get_the_login_page(client, django_user_model, console_urls):
+@pytest.fixture
+def console_actions(console_urls):
+    """The endpoints with no page of their own: POST-only actions, and a record's file."""
+    app = Application.objects.get(name="locked")
+    a, c, r = app.pk, "note", "0" * 24
+    names = {
+        "admin:accounts_application_regenerate": [a],
+        "admin:console_field_add": [a, c],
+        "admin:console_field_index": [a, c, "text"],
+        "admin:console_records_delete": [a, c],
+        "admin:console_class_import": [a, c],
+        "admin:console_blob_upload": [a],
+        "admin:console_schema_import": [a],
+        "admin:console_record_file": [a, c, r, "text"],
+    }
+    return [reverse(name, args=args) for name, args in names.items()]
+
+
+def test_anonymous_and_non_staff_users_get_the_login_page(
+    client, django_user_model, console_urls, console_actions
+):
     django_user_model.objects.create_user("clerk", password="clerk-password-1", is_staff=False)
+    key = Application.objects.get(name="locked").auth_key
     for who in ("anonymous", "clerk"):
         if who == "clerk":
             assert client.login(username="clerk", password="clerk-password-1")
-        for url in console_urls:
+        for url in console_urls + console_actions:
             for method in (client.get, client.post):
                 response = method(url)
                 assert response.status_code == 302, (who, url)
                 assert response["Location"].startswith("/admin/login/"), (who, url)
+    assert Application.objects.get(name="locked").auth_key == key
     assert Application.objects.get(name="locked").classes.count() == 1
     assert Record.objects.count() == 1
 
