@@ -460,3 +460,10 @@ def test_query_nested_too_deep_is_400(app_api):
     status, body = app_api.get("/session", {"a" + "[b]" * 500: "1"})
     assert status == 400
     assert list(body) == ["errors"]
+
+
+@pytest.mark.django_db
+def test_console_errors_stay_html_pages(admin_client):
+    response = admin_client.get("/admin/no/such/page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

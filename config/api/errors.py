@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.views import defaults
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -140,8 +141,18 @@ def json_error(status: int, errors) -> JsonResponse:
     return JsonResponse(error_body(errors), status=status)
 
 
-# Django-level handlers (URLs no view matched, errors before DRF runs).
+# Django-level handlers (URLs no view matched, errors before DRF runs). The console is an
+# HTML site for people: its errors stay Django's pages.
+_CONSOLE = ("/admin/", "/console/")
+
+
+def _console(request) -> bool:
+    return request.path.startswith(_CONSOLE)
+
+
 def handler400(request, exception=None):
+    if _console(request):
+        return defaults.bad_request(request, exception)
     # Django answers a body over DATA_UPLOAD_MAX_MEMORY_SIZE read outside DRF with a 400.
     if isinstance(exception, RequestDataTooBig):
         return json_error(413, "request body is too large")
@@ -149,12 +160,18 @@ def handler400(request, exception=None):
 
 
 def handler403(request, exception=None):
+    if _console(request):
+        return defaults.permission_denied(request, exception)
     return json_error(403, "Forbidden")
 
 
 def handler404(request, exception=None):
+    if _console(request):
+        return defaults.page_not_found(request, exception)
     return json_error(404, "Not found")
 
 
 def handler500(request):
+    if _console(request):
+        return defaults.server_error(request)
     return json_error(500, "internal server error")
