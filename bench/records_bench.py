@@ -230,6 +230,8 @@ def prepare(count: int, indexed: tuple[str, ...] = ("n",)) -> dict:
         cursor.execute("VACUUM ANALYZE records_record")
 
     tokens = [ApiSession.open(application=app, user=u)[1] for u in users[:2]]
+    # Each concurrent writer is its own user with its own session, as real clients are.
+    writers = [ApiSession.open(application=app, user=u)[1] for u in users[2:18]]
     return {
         "app": app,
         "klass": klass,
@@ -238,6 +240,7 @@ def prepare(count: int, indexed: tuple[str, ...] = ("n",)) -> dict:
         "reader": tokens[0],
         "owner": tokens[1],
         "owner_id": users[1].pk,
+        "writers": writers,
         "figures": figures,
     }
 
@@ -438,7 +441,7 @@ def measure_creates(port, ctx, *, clients: int, budget: float, cap: int) -> dict
     deadline = time.monotonic() + budget
 
     def worker(k: int):
-        client, rng = Client(port, ctx["reader"]), random.Random(k)
+        client, rng = Client(port, ctx["writers"][k % len(ctx["writers"])]), random.Random(k)
         data = Dataset(seed=1000 + k).dicts()
         while counts[k] < cap and time.monotonic() < deadline:
             began = time.perf_counter()
