@@ -119,9 +119,14 @@ def field_index(request, app_id, class_name, field_name):
     klass = class_or_404(app, class_name)
     field = get_object_or_404(Field, object_class=klass, name=field_name)
     indexed = request.POST.get("indexed") == "1"
-    class_services.field_set_indexed(field=field, indexed=indexed)
-    verb = "indexed" if indexed else "no longer indexed"
-    messages.success(request, f"Field “{field.name}” is {verb}.")
+    try:
+        class_services.field_set_indexed(field=field, indexed=indexed)
+    except Unprocessable as exc:
+        for line in error_lines(exc.errors):
+            messages.error(request, f"Field “{field.name}”: {line}")
+    else:
+        verb = "indexed" if indexed else "no longer indexed"
+        messages.success(request, f"Field “{field.name}” is {verb}.")
     return HttpResponseRedirect(class_url(klass))
 
 
