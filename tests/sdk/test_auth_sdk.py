@@ -80,6 +80,21 @@ def test_signup_with_an_application_session_then_login_and_logout(run_sdk, appli
     assert result["asApp"]["id"] == result["appSession"]["id"]
 
 
+def test_user_deletes_itself(run_sdk, application):
+    result = run_sdk(
+        """
+        await CB.users.signup({login: env.login, password: env.password});
+        await CB.createSession({login: env.login, password: env.password});
+        await CB.users.delete();
+        try { await CB.getSession(); } catch (e) { return {code: e.code}; }
+        return "session still alive";
+        """,
+        **NEW,
+    )
+    assert result == {"code": 401}
+    assert not ApiUser.objects.exists()
+
+
 def test_wrong_password_is_a_401_the_sdk_reports(run_sdk, application):
     make_user(application, "owner")
     result = run_sdk(
