@@ -117,6 +117,24 @@ class DateField(forms.CharField):
         return (initial or "")[:19] != (data or "")[:19]
 
 
+class StringField(forms.CharField):
+    """A textarea, so a value with line breaks survives an edit. Browsers send line breaks
+    as CRLF: they are read back as LF, and a value that only differs by them is unchanged."""
+
+    widget = forms.Textarea(attrs={"rows": 2, "cols": 60})
+
+    def __init__(self, **kwargs):
+        super().__init__(strip=False, required=False, **kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+    def has_changed(self, initial, data):
+        before = "" if initial is None else str(initial)
+        return before != self.to_python(data)
+
+
 def form_field(field):
     """The form field for one class field (API.md §3 types)."""
     label = field.name
@@ -138,7 +156,7 @@ def form_field(field):
         return DateField(label=label, required=False, help_text="Date, UTC")
     if kind == FieldType.FILE:
         return forms.FileField(label=label, required=False, help_text="File, at most 32 MB")
-    return forms.CharField(label=label, required=False, help_text=help_text, strip=False)
+    return StringField(label=label, help_text=help_text)
 
 
 class RecordForm(forms.Form):

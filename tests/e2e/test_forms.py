@@ -194,3 +194,16 @@ def test_schema_exported_from_one_application_imports_into_another(
     )
     assert ObjectClass.objects.filter(application=other_application).count() == 1
     assert "must start with a letter" in response.content.decode()
+
+
+def test_a_text_with_line_breaks_survives_an_edit_of_another_field(staff, application, note):
+    url = f"{base(application)}/custom/note/records/add/"
+    staff.post(url, {"text": "first line\r\nsecond line", "size": "1"})
+    record = Record.objects.get()
+    assert record.data["text"] == "first line\nsecond line"
+    edit = f"{base(application)}/custom/note/records/{record.id}/"
+    form = staff.get(edit).context["form"]
+    assert form["text"].value() == "first line\nsecond line"
+    staff.post(edit, {"text": "first line\r\nsecond line", "size": "2"})
+    record.refresh_from_db()
+    assert record.data == {"text": "first line\nsecond line", "size": 2}
