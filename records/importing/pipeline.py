@@ -8,7 +8,8 @@ batches; running it again with `on_conflict="skip"` completes it.
 import time
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from psycopg import Error as PsycopgError
 
 from accounts.models import ApiUser
 from records.ids import new_object_id
@@ -143,6 +144,8 @@ def import_records(
         if report.rows_read == 0 and report.imported == 0:
             raise
         report.fatal = str(exc)
+    except KeyboardInterrupt:
+        report.fatal = "interrupted: the batches written before it are kept"
     finally:
         report.seconds = time.monotonic() - started
     run.tick()
@@ -154,16 +157,23 @@ def _run_batches(rows, converter, writer, run: _Run, batch_size: int) -> None:
     (the rows before it are written, then ImportFailed goes on up)."""
     more = True
     while more and not run.over_limit():
-        stopped = None
-        with transaction.atomic():
-            try:
-                more = _fill_batch(rows, converter, writer, run, batch_size)
-            except ImportFailed as exc:
-                stopped, more = exc, False
-            except BaseException:
-                writer.abort()
-                raise
-            result = writer.finish()
+        stopped, first_row = None, run.report.rows_read + 1
+        try:
+            with transaction.atomic():
+                try:
+                    more = _fill_batch(rows, converter, writer, run, batch_size)
+                except ImportFailed as exc:
+                    stopped, more = exc, False
+                except BaseException:
+                    writer.abort()
+                    raise
+                result = writer.finish()
+        except (DatabaseError, PsycopgError) as exc:
+            # Every row was checked first, so this is the server's own trouble (disk full,
+            # connection lost...): the batch is rolled back and the import stops.
+            raise ImportFailed(
+                f"the database refused the batch starting at row {first_row}: {exc}"
+            ) from None
         report = run.report
         report.imported += result.imported
         report.updated += result.updated

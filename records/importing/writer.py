@@ -81,7 +81,7 @@ class RecordWriter:
         self.table = Record._meta.db_table
         tail_columns, self.tail = _tail(klass)
         self.columns = [*HEAD, *tail_columns]
-        self._copy_cm = self._copy = None
+        self._copy_cursor = self._copy_cm = self._copy = None
         self._pending: list[str] = []
         self._direct = 0
         self._staged: list[Row] = []
@@ -134,7 +134,8 @@ class RecordWriter:
         if not self.dry_run:
             if self._copy is None:
                 cols = ", ".join(self.columns)
-                self._copy_cm = self._cursor().copy(f"COPY {self.table} ({cols}) FROM STDIN")
+                self._copy_cursor = self._cursor()
+                self._copy_cm = self._copy_cursor.copy(f"COPY {self.table} ({cols}) FROM STDIN")
                 self._copy = self._copy_cm.__enter__()
             self._copy.write("".join(self._pending))
         self._pending.clear()
@@ -148,7 +149,10 @@ class RecordWriter:
             self._write_direct()
         if self._copy_cm is not None:
             cm, self._copy_cm, self._copy = self._copy_cm, None, None
-            cm.__exit__(None, None, None)
+            try:
+                cm.__exit__(None, None, None)
+            finally:
+                self._close_copy_cursor()
         result.imported += self._direct
         self._direct = 0
         if self._staged:
@@ -165,7 +169,13 @@ class RecordWriter:
                 cm.__exit__(RuntimeError, RuntimeError("import aborted"), None)
             except Exception:  # noqa: BLE001 - the transaction is rolled back anyway
                 pass
+            self._close_copy_cursor()
         self._pending, self._direct, self._staged, self._batch_ids = [], 0, [], {}
+
+    def _close_copy_cursor(self) -> None:
+        cursor, self._copy_cursor = self._copy_cursor, None
+        if cursor is not None:
+            cursor.close()
 
     def _stage_line(self, row: Row) -> str:
         def nul(value):

@@ -88,3 +88,35 @@ def test_an_empty_json_array_is_no_rows():
 def test_the_json_reader_refuses_broken_text(text, message):
     with pytest.raises(ImportFailed, match=message):
         list(readers.read_json_array(io.BytesIO(text), readers.ByteCounter()))
+
+
+def test_a_batch_the_database_refuses_stops_the_import_and_keeps_earlier_batches(
+    profile, application, write_file
+):
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # rolled back with the test
+        cursor.execute(
+            "ALTER TABLE records_record ADD CONSTRAINT test_no_13 "
+            "CHECK (coalesce((data->>'age')::int, 0) <> 13)"
+        )
+    path = write_file("a.csv", "age\n1\n2\n3\n13\n5\n")
+    result = run_command("import_records", application.pk, "profile", path, "--batch-size", "2")
+    assert result.code == 1
+    assert "the database refused the batch starting at row 3" in result.err
+    assert "test_no_13" in result.err
+    assert [r.data["age"] for r in records(profile)] == [1, 2]
+
+
+def test_an_interrupted_import_keeps_whole_batches(profile):
+    calls = []
+
+    def progress(rows, size):
+        calls.append(rows)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    stream = io.BytesIO(b"age\n" + b"".join(b"%d\n" % i for i in range(10)))
+    report = import_records(profile, stream, "csv", batch_size=3, progress=progress)
+    assert report.fatal.startswith("interrupted")
+    assert [r.data["age"] for r in records(profile)] == [0, 1, 2, 3, 4, 5]
