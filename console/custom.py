@@ -87,7 +87,7 @@ def class_detail(request, app_id, class_name):
         fields=klass.fields.all(),
         record_count=klass.records.count(),
         field_form=FieldForm(prefix="new"),
-        users=app.users.order_by("login", "id")[:500],
+        users=app.users.order_by("-id")[:200],  # suggestions; any user id may be typed
         permissions=[
             (action, klass.permission(action)) for action in ("create", "read", "update", "delete")
         ],

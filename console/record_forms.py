@@ -164,6 +164,7 @@ class RecordForm(forms.Form):
         label="user_id",
         required=False,
         min_value=1,
+        widget=forms.NumberInput(attrs={"list": "app-users"}),
         help_text="The owner: a user id of this application (empty: no owner)",
     )
     parent_id = forms.CharField(

@@ -236,6 +236,7 @@ def _record_page(request, app, klass, form, record, service_errors):
         form=form,
         service_errors=service_errors,
         file_values={f.name: form.current_file(f.name) for f in form.file_fields()},
+        users=app.users.order_by("-id")[:200] if record is None else (),
     )
 
 

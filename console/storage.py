@@ -30,7 +30,8 @@ def blob_list(request, app_id):
         title="Storage",
         section="storage",
         page=page,
-        users=app.users.order_by("login", "id")[:500],
+        users=app.users.order_by("-id")[:200],  # suggestions; any user id may be typed
+        has_users=app.users.exists(),
     )
 
 

@@ -79,7 +79,7 @@ def test_operator_uploads_downloads_and_deletes_a_file(console, application, sho
     page.goto(f"/admin/accounts/application/{application.pk}/change/")
     page.click("#nav-sidebar >> text=Storage")
     page.set_input_files("#blob-upload-form input[name=file]", str(source))
-    page.select_option("#blob-upload-form select[name=owner]", str(owner.pk))
+    page.fill("#blob-upload-form input[name=owner]", str(owner.pk))
     page.click("#blob-upload-form >> text=Upload")
     page.wait_for_selector(".messagelist .success")
     shot(page, "storage")
