@@ -70,8 +70,10 @@ def blob_complete(*, blob: Blob, size) -> Blob:
     stored = backend().object_size(blob.key)
     if stored is None:
         raise Unprocessable({"base": ["the file has not been uploaded yet"]})
-    if stored > MAX_BLOB_BYTES:  # only a store that does not enforce the policy lets this in
-        transaction.on_commit(lambda: delete_objects([blob.key]))
+    if stored > MAX_BLOB_BYTES:
+        # Only a store that does not enforce the policy lets this in. Removed at once: the
+        # refusal rolls this transaction back, and the row never pointed at these bytes.
+        delete_objects([blob.key])
         raise Unprocessable({"size": [f"the file is larger than {MAX_BLOB_BYTES} bytes"]})
     if stored != size:
         raise Unprocessable({"size": [f"does not match the uploaded file ({stored} bytes)"]})
