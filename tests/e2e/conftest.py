@@ -82,9 +82,15 @@ def console(new_page, operator):
 def shot():
     """shot(page, name): saves docs/screenshots/<name>.png when SCREENSHOTS=1."""
 
-    def take(page, name):
+    def take(page, name, *, full_page=False):
         if os.environ.get("SCREENSHOTS") == "1":
             SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+            page.evaluate("document.activeElement && document.activeElement.blur()")
+            size = page.viewport_size
+            if full_page:  # a tall window rather than a stitched page: the sidebar is sticky
+                height = page.evaluate("document.documentElement.scrollHeight")
+                page.set_viewport_size({"width": size["width"], "height": height})
             page.screenshot(path=str(SCREENSHOT_DIR / f"{name}.png"))
+            page.set_viewport_size(size)
 
     return take

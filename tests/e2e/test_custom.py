@@ -145,7 +145,7 @@ def test_operator_adds_filters_edits_and_deletes_a_record(console, application, 
         "#id_photo",
         files=[{"name": "note.txt", "mimeType": "text/plain", "buffer": b"file bytes \x00\x01"}],
     )
-    shot(page, "record-form")
+    shot(page, "record-form", full_page=True)
     page.click("text=Create record")
     page.wait_for_selector(".messagelist .success")
 
