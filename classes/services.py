@@ -360,7 +360,7 @@ def class_delete(*, klass: ObjectClass) -> int:
     does, the records of the application whose `_parent_id` is one of them, recursively,
     with their files). Answers how many records were deleted."""
     for field in klass.fields.filter(indexed=True):
-        index_drop(field)
+        field_set_indexed(field=field, indexed=False)  # the flag never outlives the index
     return _class_delete_rows(klass)
 
 
@@ -460,7 +460,7 @@ def field_remove(*, field: Field) -> int:
     """Remove the field and its value from every record of the class (one UPDATE); drop its
     index. Answers how many records had a value."""
     if field.indexed:
-        index_drop(field)
+        field_set_indexed(field=field, indexed=False)  # the flag never outlives the index
     return _field_delete_values(field)
 
 
