@@ -1,6 +1,7 @@
 """The official ConnectyCube JavaScript SDK signs up, opens, reads and ends sessions against
 the live server, unchanged (API.md §2)."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -184,13 +185,30 @@ def web_app_origin(tmp_path):
     server.server_close()
 
 
+def _run_in_chromium(url: str, env: dict) -> dict:
+    """Open the page and run its function in headless Chromium. In a thread of its own, since
+    the browser tests of the console may hold Playwright's loop in this one."""
+    from playwright.sync_api import sync_playwright
+
+    def work():
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(url)
+                return page.evaluate("env => window.signUpAndLogIn(env)", env)
+            finally:
+                browser.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result(timeout=120)
+
+
 @pytest.mark.browser
 def test_sdk_in_a_browser_page_of_another_origin(
     live_server, application, web_app_origin, monkeypatch
 ):
-    from playwright.sync_api import sync_playwright
-
-    # The ORM is called below while Playwright's event loop runs in this thread.
+    # The ORM is called below, maybe while a Playwright loop runs in this thread.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     env = {
         "appId": application.pk,
@@ -198,14 +216,7 @@ def test_sdk_in_a_browser_page_of_another_origin(
         "apiUrl": live_server.url,
         **NEW,
     }
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(web_app_origin + "/index.html")
-            result = page.evaluate("env => window.signUpAndLogIn(env)", env)
-        finally:
-            browser.close()
+    result = _run_in_chromium(web_app_origin + "/index.html", env)
     assert result["origin"] != live_server.url
     user = ApiUser.objects.get(login="dana")
     assert result["signed"]["user"]["id"] == user.pk
