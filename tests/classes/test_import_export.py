@@ -204,3 +204,12 @@ def test_import_command_errors(application, tmp_path):
     with pytest.raises(CommandError, match=r"nothing imported:\n  p\.fields\.a: type must be"):
         call_command("import_classes", str(application.pk), str(wrong))
     assert not ObjectClass.objects.exists()
+
+
+def test_export_command_errors(application, tmp_path):
+    with pytest.raises(CommandError, match="no application with id abc"):
+        call_command("export_classes", "abc")
+    with pytest.raises(CommandError, match="cannot write"):
+        call_command(
+            "export_classes", str(application.pk), "-o", str(tmp_path / "no/such/dir.json")
+        )

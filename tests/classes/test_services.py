@@ -180,3 +180,15 @@ def test_class_delete_removes_records_fields_and_children(application, add_recor
     assert not ObjectClass.objects.filter(pk=klass.pk).exists()
     assert not Field.objects.filter(object_class_id=klass.pk).exists()
     assert list(Record.objects.values_list("pk", flat=True)) == [unrelated.pk]
+
+
+def test_update_permissions_refuses_bad_levels_by_action(application):
+    klass = make_class(application)
+    errors = errors_of(
+        class_update_permissions,
+        klass=klass,
+        permissions={"update": {"access": "open_for_users_ids"}, "read": "owner"},
+    )
+    assert errors == {"update": ["open_for_users_ids needs ids"]}
+    klass.refresh_from_db()
+    assert klass.permissions == default_class_permissions()  # nothing half-applied
