@@ -187,32 +187,34 @@ class RecordWriter:
         )
 
     def _finish_staged(self, cur, result: BatchResult) -> None:
+        """Each check removes the rows it fails from the staging table (DELETE ... RETURNING,
+        joined on indexes: no list of lines goes back to the server), then the rest is
+        written."""
         cur.execute(f"TRUNCATE {STAGE}")
         cols = ", ".join(self.columns)
         with cur.copy(f"COPY {STAGE} ({cols}, _line) FROM STDIN") as copy:
             for start in range(0, len(self._staged), FLUSH_ROWS):
                 chunk = self._staged[start : start + FLUSH_ROWS]
                 copy.write("".join(self._stage_line(row) for row in chunk))
-        failed = self._repeated(cur) + self._orphans(cur)
-        result.errors.extend(failed)
-        drop = [line for line, _ in failed]
-        updates = self._conflicts(cur, result, drop)
-        if drop:
-            cur.execute(f"DELETE FROM {STAGE} WHERE _line = ANY(%s)", [drop])
+        cur.execute(f"ANALYZE {STAGE}")  # a fair plan for the joins below
+        result.errors.extend(self._repeated(cur) + self._orphans(cur) + self._taken(cur))
+        updated = self._existing(cur, result)
         if self.dry_run:
-            result.updated += len(updates)
-            result.imported += len(self._staged) - len(drop) - len(updates)
+            result.updated += updated
+            cur.execute(f"SELECT count(*) FROM {STAGE}")
+            result.imported += cur.fetchone()[0]
             return
-        if updates:
-            result.updated += self._update(cur, updates)
-        result.imported += self._insert(cur, result, len(self._staged) - len(drop) - len(updates))
+        result.updated += updated
+        result.imported += self._insert(cur, result)
 
     def _repeated(self, cur) -> list[tuple[int, str]]:
-        """Ids seen on an earlier batch's line; this batch's ids are remembered."""
+        """Ids on an earlier batch's line. This batch's ids are remembered; the DELETE sees
+        the seen-table as it was before the statement, so it finds earlier lines only."""
         cur.execute(
-            f"WITH seen AS (INSERT INTO {SEEN} (id, line) SELECT id, _line FROM {STAGE} "
-            f"ON CONFLICT (id) DO NOTHING) "
-            f"SELECT s._line, s.id, n.line FROM {STAGE} s JOIN {SEEN} n ON n.id = s.id"
+            f"WITH remember AS (INSERT INTO {SEEN} (id, line) SELECT id, _line FROM {STAGE} "
+            f"  ON CONFLICT (id) DO NOTHING) "
+            f"DELETE FROM {STAGE} s USING {SEEN} n WHERE n.id = s.id "
+            f"RETURNING s._line, s.id, n.line"
         )
         return [
             (line, f"_id: {rid} is repeated (first on line {first})")
@@ -222,10 +224,11 @@ class RecordWriter:
     def _orphans(self, cur) -> list[tuple[int, str]]:
         """Rows whose parent is neither a record of the application nor an earlier row."""
         cur.execute(
-            f"SELECT s._line, s.parent_id FROM {STAGE} s WHERE s.parent_id IS NOT NULL "
+            f"DELETE FROM {STAGE} s WHERE s.parent_id IS NOT NULL "
             f"AND NOT EXISTS (SELECT 1 FROM {self.table} r "
             f"  WHERE r.id = s.parent_id AND r.application_id = %s) "
-            f"AND NOT EXISTS (SELECT 1 FROM {SEEN} n WHERE n.id = s.parent_id AND n.line < s._line)",
+            f"AND NOT EXISTS (SELECT 1 FROM {SEEN} n WHERE n.id = s.parent_id AND n.line < s._line) "
+            f"RETURNING s._line, s.parent_id",
             [self.klass.application_id],
         )
         return [
@@ -233,44 +236,43 @@ class RecordWriter:
             for line, parent in cur.fetchall()
         ]
 
-    def _conflicts(self, cur, result: BatchResult, drop: list[int]) -> list[int]:
-        """Rows whose `_id` already exists: skipped, refused, or to be updated (answered)."""
+    def _taken(self, cur) -> list[tuple[int, str]]:
+        """Ids held by a record of another class: an import never touches those."""
         cur.execute(
-            f"SELECT s._line, s.id, r.object_class_id FROM {STAGE} s "
-            f"JOIN {self.table} r ON r.id = s.id"
+            f"DELETE FROM {STAGE} s USING {self.table} r "
+            f"WHERE r.id = s.id AND r.object_class_id <> %s RETURNING s._line, s.id",
+            [self.klass.pk],
         )
-        updates, dropped = [], set(drop)
-        for line, rid, class_id in cur.fetchall():
-            if line in dropped:
-                continue
-            if class_id != self.klass.pk:
-                result.errors.append((line, f"_id: {rid} is a record of another class"))
-            elif self.on_conflict == "update":
-                updates.append(line)
-                continue
-            elif self.on_conflict == "skip":
-                result.skipped += 1
-            else:
-                result.errors.append((line, f"_id: {rid} already exists"))
-            drop.append(line)
-        return updates
+        return [(line, f"_id: {rid} is a record of another class") for line, rid in cur.fetchall()]
 
-    def _update(self, cur, lines: list[int]) -> int:
-        """The row replaces the record's values and parent; owner and created_at are kept
-        unless the row gives them."""
+    def _existing(self, cur, result: BatchResult) -> int:
+        """Rows whose `_id` is a record of this class: refused, skipped or updated (counted)."""
+        if self.on_conflict == "update" and not self.dry_run:
+            # The row replaces the record's values and parent; owner and created_at are
+            # kept unless the row gives them.
+            cur.execute(
+                f"UPDATE {self.table} r SET data = s.data, parent_id = s.parent_id, "
+                f"user_id = COALESCE(s.user_id, r.user_id), "
+                f"created_at = COALESCE(s.created_at, r.created_at), "
+                f"updated_at = COALESCE(s.updated_at, %s) "
+                f"FROM {STAGE} s WHERE r.id = s.id AND r.object_class_id = %s",
+                [self.now, self.klass.pk],
+            )
         cur.execute(
-            f"UPDATE {self.table} r SET data = s.data, parent_id = s.parent_id, "
-            f"user_id = COALESCE(s.user_id, r.user_id), "
-            f"created_at = COALESCE(s.created_at, r.created_at), "
-            f"updated_at = COALESCE(s.updated_at, %s) "
-            f"FROM {STAGE} s WHERE r.id = s.id AND r.object_class_id = %s AND s._line = ANY(%s)",
-            [self.now, self.klass.pk, lines],
+            f"DELETE FROM {STAGE} s USING {self.table} r WHERE r.id = s.id RETURNING s._line, s.id"
         )
-        updated = cur.rowcount
-        cur.execute(f"DELETE FROM {STAGE} WHERE _line = ANY(%s)", [lines])
-        return updated
+        rows = cur.fetchall()
+        if self.on_conflict == "update":
+            return len(rows)
+        if self.on_conflict == "skip":
+            result.skipped += len(rows)
+        else:
+            result.errors.extend((line, f"_id: {rid} already exists") for line, rid in rows)
+        return 0
 
-    def _insert(self, cur, result: BatchResult, expected: int) -> int:
+    def _insert(self, cur, result: BatchResult) -> int:
+        cur.execute(f"SELECT count(*) FROM {STAGE}")
+        expected = cur.fetchone()[0]
         select = ", ".join(
             f"COALESCE({c}, %(now)s)" if c in ("created_at", "updated_at") else c
             for c in self.columns
