@@ -214,3 +214,26 @@ def test_record_files_on_s3(s3, owner_api, owner, client, application):
         f"/data/doc/{record.pk}/file", {"field_name": "scan"}, HTTP_CB_TOKEN=owner_api.token
     )
     assert got.status_code == 200 and b"".join(got.streaming_content) == DATA
+
+
+def test_cleanup_on_s3(s3, owner_api, monkeypatch):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from blobs.models import Blob
+
+    _, body = owner_api.post("/blobs", {"blob": {"name": "a", "content_type": "text/plain"}})
+    blob = body["blob"]
+    post_to_bucket(
+        blob["blob_object_access"]["params"], b"never completed", content_type="text/plain"
+    )
+    Blob.objects.filter(pk=blob["id"]).update(updated_at=timezone.now() - timedelta(days=2))
+    s3.put_object(Bucket=BUCKET, Key="ab" * 17, Body=b"orphan")
+    call_command("cleanup_blobs")
+    assert not Blob.objects.filter(pk=blob["id"]).exists()
+    assert keys(s3) == ["ab" * 17]  # young orphans are kept
+    monkeypatch.setattr("blobs.cleanup.GRACE", timedelta(seconds=-60))
+    call_command("cleanup_blobs")
+    assert keys(s3) == []
