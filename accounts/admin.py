@@ -61,6 +61,18 @@ def copyable(value: str, label: str):
     )
 
 
+def application_counts(app) -> dict:
+    from blobs.models import Blob
+    from records.models import Record
+
+    return {
+        "classes": ObjectClass.objects.filter(application=app).count(),
+        "records": Record.objects.filter(application=app).count(),
+        "users": ApiUser.objects.filter(application=app).count(),
+        "files": Blob.objects.filter(application=app).count(),
+    }
+
+
 def remove_stored_objects_on_commit(app_ids: list[int] = (), user_ids: list[int] = ()) -> None:
     """Blob and record-file rows go with their application, and blobs with their owner
     (CASCADE); their stored objects are removed once that delete commits."""
@@ -151,17 +163,9 @@ class ApplicationAdmin(admin.ModelAdmin):
     def get_deleted_objects(self, objs, request):
         """Counts instead of the admin's list of every related row: an application may hold
         millions of records, and listing them would never finish."""
-        from blobs.models import Blob
-        from records.models import Record
-
         lines = []
         for app in objs:
-            counts = {
-                "classes": ObjectClass.objects.filter(application=app).count(),
-                "records": Record.objects.filter(application=app).count(),
-                "users": ApiUser.objects.filter(application=app).count(),
-                "files": Blob.objects.filter(application=app).count(),
-            }
+            counts = application_counts(app)
             lines.append(f"{app}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
         return lines, {"applications": len(objs)}, set(), []
 
@@ -180,6 +184,8 @@ class ApplicationAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         app = self.get_object(request, object_id)
         extra = {"console_app": app, "console_section": "overview", **(extra_context or {})}
+        if app is not None:
+            extra["app_counts"] = application_counts(app)
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def get_urls(self):

@@ -19,6 +19,7 @@ def test_operator_creates_an_application_and_regenerates_its_keys(console, shot)
     assert keys.nth(1).inner_text() == app.auth_key
     assert keys.nth(2).inner_text() == app.auth_secret
     assert page.locator("button.cb-copy").count() == 3
+    assert page.locator("#app-counts strong").all_inner_texts() == ["0", "0", "0", "0"]
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.locator("button.cb-copy").nth(1).click()
     assert page.locator("button.cb-copy").nth(1).inner_text() == "Copied"
