@@ -131,13 +131,12 @@ def import_records(
     run = _Run(report, max_errors=max_errors, on_error=on_error, progress=progress, counter=counter)
     writer = RecordWriter(klass, on_conflict=on_conflict, dry_run=dry_run, now=int(time.time()))
     system = SystemValues(owner_id=owner_id, check_user=check_user)
-    field_map = {name: f for name, f in klass.field_map().items()}
     try:
         rows = read_rows(stream, fmt, counter)
         if fmt == "csv":
-            converter = CsvConverter(field_map, rows.header, system)
+            converter = CsvConverter(klass.field_map(), rows.header, system)
         else:
-            converter = JsonConverter(field_map, system)
+            converter = JsonConverter(klass.field_map(), system)
         writer.start()
         _run_batches(iter(rows), converter, writer, run, batch_size)
     except ImportFailed as exc:
