@@ -28,4 +28,12 @@ def content_view(request, uid: str):
         "attachment", "inline", 1
     )
     response["Cache-Control"] = "private, max-age=600"
+    return sandboxed(response)
+
+
+def sandboxed(response):
+    """Files are served from the API's own origin, the console's too: whatever their
+    declared type, they must not run script or be sniffed into something else."""
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
     return response

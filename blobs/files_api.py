@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from accounts.authentication import HasUserSession
 from blobs import files
 from blobs.backends import storage
+from blobs.content import sandboxed
 from blobs.models import MAX_RECORD_FILE_BYTES
 from blobs.multipart import FormError, parts
 from blobs.services import MIME_RE
@@ -81,7 +82,7 @@ class RecordFileView(ApiView):
         handle = storage().open(stored.key, "rb")
         response = FileResponse(handle, content_type=stored.content_type, filename=stored.name)
         response["Content-Length"] = str(stored.size)
-        return response
+        return sandboxed(response)
 
     def delete(self, request, class_name, record_id):
         klass, record = _record(request.user, class_name, record_id, "update")

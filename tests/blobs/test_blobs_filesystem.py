@@ -147,6 +147,7 @@ def test_full_flow_without_filename(blob_of, upload, owner_api, client, media):
         got = fetch(client, redirect["Location"])
         assert got.status_code == 200
         assert got["Content-Type"] == "image/png"
+        assert "sandbox" in got["Content-Security-Policy"]
         assert body_bytes(got) == PNG
 
 
