@@ -30,7 +30,7 @@ def find_blob(caller, ident: str, *, write: bool = False) -> Blob:
     blobs = Blob.objects.filter(application=caller.application)
     if is_uid(ident):
         blob = blobs.filter(uid=ident).first()
-    elif ident.isdigit() and len(ident) <= 18:
+    elif ident.isascii() and ident.isdigit() and len(ident) <= 18:
         blob = blobs.filter(pk=int(ident)).first()
     else:
         blob = None

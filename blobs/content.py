@@ -24,9 +24,6 @@ def content_view(request, uid: str):
     response = FileResponse(
         store.open(blob.key, "rb"), content_type=blob.content_type, filename=blob.name
     )
-    response["Content-Disposition"] = response["Content-Disposition"].replace(
-        "attachment", "inline", 1
-    )
     response["Cache-Control"] = "private, max-age=600"
     return sandboxed(response)
 

@@ -77,9 +77,10 @@ class RecordFileView(ApiView):
         klass, record = _record(request.user, class_name, record_id, "read")
         field_name = _file_field(klass, all_params(request).get("field_name"))
         stored = files.stored_file_for(record, field_name)
-        if stored is None:
+        store = storage()
+        if stored is None or not store.exists(stored.key):
             raise NotFound(f"no file in '{field_name}'")
-        handle = storage().open(stored.key, "rb")
+        handle = store.open(stored.key, "rb")
         response = FileResponse(handle, content_type=stored.content_type, filename=stored.name)
         response["Content-Length"] = str(stored.size)
         return sandboxed(response)

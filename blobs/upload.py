@@ -145,7 +145,11 @@ def _check_conditions(conditions, fields: dict) -> tuple[tuple[int, int], set]:
         raise UploadRefused(400, "InvalidPolicyDocument", "Invalid Policy: conditions")
     size_range, covered = (0, MAX_BLOB_BYTES), set()
     for condition in conditions:
-        if isinstance(condition, list) and condition[:1] == ["content-length-range"]:
+        if (
+            isinstance(condition, list)
+            and len(condition) == 3
+            and condition[0] == "content-length-range"
+        ):
             size_range = (_int(condition[1], 0), min(_int(condition[2], 0), MAX_BLOB_BYTES))
             continue
         if not isinstance(condition, dict) or len(condition) != 1:

@@ -417,6 +417,7 @@ def test_info_is_for_owner_or_public(blob_of, api_for, stranger, app_api):
     assert app_api.get(f"/blobs/{public.pk}")[0] == 200
     assert other.get("/blobs/999999")[0] == 404
     assert other.get("/blobs/not-an-id")[0] == 404
+    assert other.get(f"/blobs/{'١' * len(str(public.pk))}")[0] == 404  # digits, but not ASCII
 
 
 def test_blobs_of_other_applications_are_not_found(blob_of, other_application):

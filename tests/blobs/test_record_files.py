@@ -219,3 +219,10 @@ def test_schedule_file_deletion_runs_on_commit_only(
     assert count == 1
     assert stored_files(media) == [file_key(kept_value["file_id"])]
     assert not StoredFile.objects.filter(pk=gone_value["file_id"]).exists()
+
+
+def test_file_missing_from_storage_is_404(send, record, media, owner_api):
+    value = send(record).json()
+    (media / file_key(value["file_id"])).unlink()
+    status, body = owner_api.get(url_of(record), {"field_name": "avatar"})
+    assert status == 404 and "errors" in body
