@@ -7,7 +7,6 @@ the blob's JSON; PUT edits; DELETE deletes). Integer ids never reach 32 digits.
 """
 
 from django.http import HttpResponse, HttpResponseRedirect
-from django.views.decorators.csrf import csrf_exempt
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -19,9 +18,30 @@ from blobs.serializers import blob_json, upload_access_json
 from classes.types import CoercionError, coerce_integer
 from config.api.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from config.api.params import all_params, query_params
+from config.api.schema import api_doc
 from config.api.views import ApiView
 
 MAX_PER_PAGE = 100
+BLOB_EXAMPLE = {
+    "id": 46919,
+    "uid": "763ef825ad8748239ed07def2c14555100",
+    "content_type": "image/jpeg",
+    "name": "cat.jpeg",
+    "size": None,
+    "public": False,
+    "blob_status": None,
+    "created_at": "2026-11-22T10:26:01Z",
+    "updated_at": "2026-11-22T10:26:01Z",
+    "set_completed_at": None,
+}
+ACCESS_EXAMPLE = {
+    "id": 46919,
+    "blob_id": 46919,
+    "expires": "2026-11-22T11:26:01Z",
+    "object_access_type": "Write",
+    "params": "http://127.0.0.1:8000/blobs/upload?key=763ef825ad8748239ed07def2c14555100"
+    "&Content-Type=image%2Fjpeg&Expires=...&success_action_status=201&policy=...&signature=...",
+}
 
 
 def find_blob(caller, ident: str, *, write: bool = False) -> Blob:
@@ -63,6 +83,20 @@ def _page_param(params: dict, name: str, default: int, maximum: int | None = Non
 class BlobsView(ApiView):
     permission_classes = [HasUserSession]
 
+    @api_doc(
+        "The caller's blobs",
+        tags=["storage"],
+        description="`page` from 1, `per_page` 1 to 100 (default 10).",
+        responses={
+            200: {
+                "current_page": 1,
+                "per_page": 10,
+                "total_entries": 1,
+                "items": [{"blob": BLOB_EXAMPLE}],
+            }
+        },
+        errors=(403, 422),
+    )
     def get(self, request):
         params = query_params(request)
         page = _page_param(params, "page", 1)
@@ -78,6 +112,18 @@ class BlobsView(ApiView):
             }
         )
 
+    @api_doc(
+        "Create a blob",
+        tags=["storage"],
+        description=(
+            "`params` of `blob_object_access` is the upload URL with every form field in its "
+            "query string: POST those fields and then `file` as multipart to that URL, then "
+            "declare the upload complete."
+        ),
+        request={"blob": {"name": "cat.jpeg", "content_type": "image/jpeg", "public": False}},
+        responses={201: {"blob": {**BLOB_EXAMPLE, "blob_object_access": ACCESS_EXAMPLE}}},
+        errors=(403, 422),
+    )
     def post(self, request):
         data = _blob_input(request)
         blob = services.blob_create(
@@ -96,25 +142,49 @@ def _with_upload_access(blob: Blob, request) -> dict:
     }
 
 
-@csrf_exempt
-def blob_by_ident(request, ident: str):
-    """`/blobs/{uid}` downloads, `/blobs/{id}` is the blob itself (see the module doc)."""
-    if is_uid(ident) and request.method in ("GET", "HEAD"):
-        return DownloadView.as_view()(request, uid=ident)
-    return BlobView.as_view()(request, ident=ident)
-
-
 class BlobView(ApiView):
-    def get_permissions(self):
+    """`/blobs/{ident}`: a uid-shaped GET is a download (and authenticates itself, so a
+    public file needs no session); everything else is the blob by id."""
+
+    def _is_download(self) -> bool:
+        return self.request.method in ("GET", "HEAD") and is_uid(self.kwargs.get("ident", ""))
+
+    def get_authenticators(self):
         return (
-            [HasUserSession()]
-            if self.request.method in ("PUT", "DELETE")
-            else super().get_permissions()
+            [] if self.request is not None and self._is_download() else super().get_authenticators()
         )
 
+    def get_permissions(self):
+        if self._is_download():
+            return [AllowAny()]
+        if self.request.method in ("PUT", "DELETE"):
+            return [HasUserSession()]
+        return super().get_permissions()
+
+    @api_doc(
+        "A blob by id, or its download by uid",
+        tags=["storage"],
+        description=(
+            "An integer id answers the blob's JSON (its owner, or any session of the "
+            "application for a public blob). A uid (32 or more hex characters) answers a 302 "
+            "to the file, as `/blobs/{uid}/download` does."
+        ),
+        responses={200: {"blob": BLOB_EXAMPLE}, 302: None},
+        errors=(403, 404),
+    )
     def get(self, request, ident):
+        if self._is_download():
+            return redirect_to_object(request, ident)
         return Response({"blob": blob_json(find_blob(request.user, ident))})
 
+    @api_doc(
+        "Edit a blob",
+        tags=["storage"],
+        description="Owner only. `new=1` reopens the blob for a fresh upload.",
+        request={"blob": {"name": "dog.png", "content_type": "image/png", "new": 1}},
+        responses={200: {"blob": {**BLOB_EXAMPLE, "blob_object_access": ACCESS_EXAMPLE}}},
+        errors=(403, 404, 422),
+    )
     def put(self, request, ident):
         blob = find_blob(request.user, ident, write=True)
         blob, reopened = services.blob_update(blob=blob, data=_blob_input(request))
@@ -122,6 +192,13 @@ class BlobView(ApiView):
             return Response(_with_upload_access(blob, request))
         return Response({"blob": blob_json(blob)})
 
+    @api_doc(
+        "Delete a blob",
+        tags=["storage"],
+        description="Owner only; the stored file is removed too.",
+        responses={200: None},
+        errors=(403, 404),
+    )
     def delete(self, request, ident):
         services.blob_delete(blob=find_blob(request.user, ident, write=True))
         return HttpResponse(status=200)
@@ -130,6 +207,14 @@ class BlobView(ApiView):
 class CompleteView(ApiView):
     permission_classes = [HasUserSession]
 
+    @api_doc(
+        "Declare a blob uploaded",
+        tags=["storage"],
+        description='The stored file must exist with exactly this size (`{"blob": {"size": N}}` works too).',
+        request={"size": 70980},
+        responses={200: None},
+        errors=(403, 404, 422),
+    )
     def put(self, request, ident):
         blob = find_blob(request.user, ident, write=True)
         size = _blob_input(request).get("size")
@@ -140,6 +225,26 @@ class CompleteView(ApiView):
 
 
 class ObjectView(ApiView):
+    @api_doc(
+        "A blob by uid",
+        tags=["storage"],
+        description="With `download_url=1`, a download URL as well (complete blobs only).",
+        responses={
+            200: {
+                "blob": {
+                    **BLOB_EXAMPLE,
+                    "blob_object_access": {
+                        "id": 46919,
+                        "blob_id": 46919,
+                        "object_access_type": "Read",
+                        "download_url": "http://127.0.0.1:8000/blobs/763e.../content?expires=...",
+                        "dowload_url": "http://127.0.0.1:8000/blobs/763e.../content?expires=...",
+                    },
+                }
+            }
+        },
+        errors=(403, 404),
+    )
     def get(self, request, uid):
         blob = find_blob(request.user, uid)
         body = blob_json(blob)
@@ -161,31 +266,45 @@ def _require_complete(blob: Blob) -> None:
         raise NotFound("File is not uploaded yet")
 
 
-class DownloadView(ApiView):
+def redirect_to_object(request, uid: str) -> HttpResponse:
     """302 to the object. A public blob needs no session (a stale token is ignored); a
     private one needs its owner's token, as the CB-Token header or `?token=`."""
+    blob = Blob.objects.filter(uid=uid).first()
+    if blob is None:
+        raise NotFound("File not found")
+    if not blob.public:
+        _check_owner(request, blob)
+    _require_complete(blob)
+    response = HttpResponseRedirect(backend().download_url(blob, request))
+    response["Cache-Control"] = "no-store"
+    return response
 
+
+def _check_owner(request, blob: Blob) -> None:
+    token = token_from(request)
+    session = session_for_token(token) if token else None
+    if session is None:
+        raise Unauthorized()
+    if session.application_id != blob.application_id:
+        raise NotFound("File not found")
+    if session.user_id != blob.owner_id:
+        raise Forbidden()
+
+
+class DownloadView(ApiView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @api_doc(
+        "Download a blob",
+        tags=["storage"],
+        auth=False,
+        description=(
+            "302 to the file (`Cache-Control: no-store`), complete blobs only. A public blob "
+            "needs no session; a private one its owner's token, as `CB-Token` or `?token=`."
+        ),
+        responses={302: None},
+        errors=(401, 403, 404),
+    )
     def get(self, request, uid):
-        blob = Blob.objects.filter(uid=uid).select_related("application").first()
-        if blob is None:
-            raise NotFound("File not found")
-        if not blob.public:
-            self._check_owner(request, blob)
-        _require_complete(blob)
-        response = HttpResponseRedirect(backend().download_url(blob, request))
-        response["Cache-Control"] = "no-store"
-        return response
-
-    @staticmethod
-    def _check_owner(request, blob: Blob) -> None:
-        token = token_from(request)
-        session = session_for_token(token) if token else None
-        if session is None:
-            raise Unauthorized()
-        if session.application_id != blob.application_id:
-            raise NotFound("File not found")
-        if session.user_id != blob.owner_id:
-            raise Forbidden()
+        return redirect_to_object(request, uid)

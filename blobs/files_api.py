@@ -21,10 +21,17 @@ from blobs.services import MIME_RE
 from classes.models import FieldType, ObjectClass
 from config.api.errors import BadRequest, NotFound, TooLarge, Unprocessable
 from config.api.params import all_params, query_params
+from config.api.schema import api_doc
 from config.api.views import ApiView
 from records.models import Record
 
 FORM_OVERHEAD_BYTES = 64 * 1024
+FILE_EXAMPLE = {
+    "file_id": "5c0d5b7fca8bf40c948cf416",
+    "size": 277132,
+    "name": "profile_photo.jpeg",
+    "content_type": "image/jpeg",
+}
 _TOO_LARGE = f"file is too large (max {MAX_RECORD_FILE_BYTES} bytes)"
 
 
@@ -62,6 +69,17 @@ class RecordFileView(ApiView):
             return [HasUserSession()]
         return super().get_permissions()
 
+    @api_doc(
+        "Upload a record's file",
+        tags=["records"],
+        description=(
+            "multipart/form-data: `field_name` (a File field) and `file`, at most 32 MB. "
+            "Needs update permission; replaces the previous file."
+        ),
+        request={"field_name": "avatar", "file": "(the file)"},
+        responses={200: FILE_EXAMPLE},
+        errors=(403, 404, 413, 422),
+    )
     def post(self, request, class_name, record_id):
         klass, record = _record(request.user, class_name, record_id, "update")
         field_name, upload = _receive(request._request, klass, query_params(request))
@@ -73,6 +91,13 @@ class RecordFileView(ApiView):
 
     put = post
 
+    @api_doc(
+        "Download a record's file",
+        tags=["records"],
+        description="`?field_name=`: the file's bytes with its content type (read permission).",
+        responses={200: None},
+        errors=(403, 404, 422),
+    )
     def get(self, request, class_name, record_id):
         klass, record = _record(request.user, class_name, record_id, "read")
         field_name = _file_field(klass, all_params(request).get("field_name"))
@@ -85,6 +110,13 @@ class RecordFileView(ApiView):
         response["Content-Length"] = str(stored.size)
         return sandboxed(response)
 
+    @api_doc(
+        "Delete a record's file",
+        tags=["records"],
+        description="`field_name` in the query string or the form body; the field becomes null.",
+        responses={200: None},
+        errors=(403, 404, 422),
+    )
     def delete(self, request, class_name, record_id):
         klass, record = _record(request.user, class_name, record_id, "update")
         field_name = _file_field(klass, all_params(request).get("field_name"))

@@ -11,7 +11,7 @@ from blobs import api, content, files_api, upload
 urlpatterns = [
     path("blobs", api.BlobsView.as_view(), name="blobs"),
     path("blobs/upload", upload.upload_view, name="blob-upload"),
-    path("blobs/<str:ident>", api.blob_by_ident, name="blob-by-ident"),
+    path("blobs/<str:ident>", api.BlobView.as_view(), name="blob-by-ident"),
     path("blobs/<str:ident>/complete", api.CompleteView.as_view(), name="blob-complete"),
     path("blobs/<str:uid>/download", api.DownloadView.as_view(), name="blob-download"),
     path("blobs/<str:uid>/object", api.ObjectView.as_view(), name="blob-object"),
