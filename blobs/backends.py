@@ -4,7 +4,7 @@
 (presigned POST for uploads, presigned GET for downloads, `head_object` on complete);
 anything else is served by this server (its own upload endpoint checking a signed policy,
 its own short-lived signed download URLs). Record files do not need either: they go through
-the storage API directly (`storage.save/open/delete`).
+the storage API to be written (`storage.save/delete`) and `backend().open(key)` to be read.
 """
 
 import base64
@@ -92,6 +92,13 @@ class FileSystemBackend:
     def delete(self, key: str) -> None:
         self.store.delete(key)
 
+    def open(self, key: str):
+        """A file object reading the object from the start, or None if there is none."""
+        try:
+            return self.store.open(key, "rb")
+        except FileNotFoundError:
+            return None
+
 
 class S3Backend:
     """Presigned POST/GET against the bucket of django-storages' S3Storage."""
@@ -144,6 +151,17 @@ class S3Backend:
 
     def delete(self, key: str) -> None:
         self.store.delete(key)
+
+    def open(self, key: str):
+        """The object's body as a stream (S3Storage.open would spool it whole first)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.store.bucket_name, Key=key)["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
 
 
 def sign_policy(policy: str) -> str:

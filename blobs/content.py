@@ -4,7 +4,7 @@ whole authorisation, so the URL works in an <img> tag or a plain download manage
 
 from django.http import FileResponse
 
-from blobs.backends import download_signature_ok, storage
+from blobs.backends import backend, download_signature_ok
 from blobs.models import Blob
 from config.api.errors import json_error
 
@@ -18,12 +18,10 @@ def content_view(request, uid: str):
     blob = Blob.objects.filter(uid=uid).first()
     if blob is None or not blob.is_complete:
         return json_error(404, "File not found")
-    store = storage()
-    if not store.exists(blob.key):
+    handle = backend().open(blob.key)
+    if handle is None:
         return json_error(404, "File not found")
-    response = FileResponse(
-        store.open(blob.key, "rb"), content_type=blob.content_type, filename=blob.name
-    )
+    response = FileResponse(handle, content_type=blob.content_type, filename=blob.name)
     response["Cache-Control"] = "private, max-age=600"
     return sandboxed(response)
 

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from accounts.authentication import HasUserSession
 from blobs import files
-from blobs.backends import storage
+from blobs.backends import backend
 from blobs.content import sandboxed
 from blobs.models import MAX_RECORD_FILE_BYTES
 from blobs.multipart import FormError, parts
@@ -102,10 +102,9 @@ class RecordFileView(ApiView):
         klass, record = _record(request.user, class_name, record_id, "read")
         field_name = _file_field(klass, all_params(request).get("field_name"))
         stored = files.stored_file_for(record, field_name)
-        store = storage()
-        if stored is None or not store.exists(stored.key):
+        handle = backend().open(stored.key) if stored is not None else None
+        if handle is None:
             raise NotFound(f"no file in '{field_name}'")
-        handle = store.open(stored.key, "rb")
         response = FileResponse(handle, content_type=stored.content_type, filename=stored.name)
         response["Content-Length"] = str(stored.size)
         return sandboxed(response)
