@@ -147,12 +147,15 @@ class BlobView(ApiView):
     public file needs no session); everything else is the blob by id."""
 
     def _is_download(self) -> bool:
-        return self.request.method in ("GET", "HEAD") and is_uid(self.kwargs.get("ident", ""))
+        request, kwargs = getattr(self, "request", None), getattr(self, "kwargs", None) or {}
+        return (
+            request is not None
+            and request.method in ("GET", "HEAD")
+            and is_uid(kwargs.get("ident", ""))
+        )
 
     def get_authenticators(self):
-        return (
-            [] if self.request is not None and self._is_download() else super().get_authenticators()
-        )
+        return [] if self._is_download() else super().get_authenticators()
 
     def get_permissions(self):
         if self._is_download():
