@@ -16,7 +16,7 @@ from blobs import files
 from blobs.backends import backend
 from blobs.content import sandboxed
 from blobs.models import MAX_RECORD_FILE_BYTES
-from blobs.multipart import FormError, parts
+from blobs.multipart import FormError, discard_rest, parts
 from blobs.services import MIME_RE
 from classes.models import FieldType, ObjectClass
 from config.api.errors import BadRequest, NotFound, TooLarge, Unprocessable
@@ -141,17 +141,17 @@ def _receive(django_request, klass, query: dict) -> tuple[str, files.Upload]:
             elif part.name == "file" and upload is None:
                 upload = _stage(part)
     except FormError as exc:
-        _discard(upload)
+        _discard(upload, django_request)
         raise BadRequest(str(exc)) from None
     except BaseException:
-        _discard(upload)
+        _discard(upload, django_request)
         raise
     if upload is None:
         raise Unprocessable({"file": ["is required"]})
     try:
         return _file_field(klass, field_name), upload
     except Unprocessable:
-        _discard(upload)
+        _discard(upload, django_request)
         raise
 
 
@@ -180,6 +180,8 @@ def _content_type(part) -> str:
     return guessed or "application/octet-stream"
 
 
-def _discard(upload) -> None:
+def _discard(upload, django_request) -> None:
+    """Drop what was received: the staged file, and the unread rest of the body."""
     if upload is not None and os.path.exists(upload.path):
         os.unlink(upload.path)
+    discard_rest(django_request)

@@ -80,3 +80,11 @@ def parts(request) -> Iterator[Part]:
             )
     except MultiPartParserError as exc:
         raise FormError(f"malformed multipart body: {exc}") from None
+
+
+def discard_rest(request) -> None:
+    """Read what is left of the body in chunks and drop it. After a refusal this lets the
+    client finish sending and read the answer, and spares the server from draining it in
+    one read: Django's development server does, holding the whole rest in memory."""
+    while request.read(CHUNK_SIZE):
+        pass

@@ -26,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from blobs.backends import absolute, policy_signature_ok, storage
 from blobs.models import MAX_BLOB_BYTES, Blob
-from blobs.multipart import FormError, parts
+from blobs.multipart import FormError, discard_rest, parts
 
 # Room for the form fields and part headers around a file of the largest allowed size.
 FORM_OVERHEAD_BYTES = 1024 * 1024
@@ -34,6 +34,9 @@ _SIGNATURE_FIELDS = {"policy", "signature", "file"}
 
 
 class UploadRefused(Exception):
+    # `unread`: refused on its declared length alone, the body is left for the server to drop
+    unread = False
+
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
@@ -59,8 +62,11 @@ def upload_view(request):
     try:
         blob, etag, status = receive_upload(request)
     except UploadRefused as exc:
+        if not exc.unread:
+            discard_rest(request)
         return xml_error(exc.status, exc.code, exc.message)
     except FormError as exc:
+        discard_rest(request)
         return xml_error(400, "MalformedPOSTRequest", str(exc))
     if status not in (200, 201):
         return HttpResponse(status=204, headers={"ETag": f'"{etag}"'})
@@ -83,7 +89,9 @@ def receive_upload(request) -> tuple[Blob, str, int]:
     except ValueError:
         raise UploadRefused(400, "InvalidArgument", "invalid Content-Length") from None
     if length > MAX_BLOB_BYTES + FORM_OVERHEAD_BYTES:
-        raise _too_large()
+        refusal = _too_large()
+        refusal.unread = True
+        raise refusal
     fields: dict[str, str] = {}
     for part in parts(request):
         if part.name != "file":
