@@ -19,6 +19,7 @@ from django.db import transaction
 
 from blobs.backends import storage
 from blobs.models import RECORD_FILE_PREFIX, StoredFile
+from config.api.errors import NotFound
 from records.ids import is_object_id, new_object_id
 from records.models import Record
 
@@ -89,7 +90,7 @@ def record_file_attach(*, record, field_name: str, upload: Upload) -> dict:
 
 @transaction.atomic
 def _attach(record, field_name, file_id, key, upload: Upload) -> dict:
-    record = Record.objects.select_for_update().get(pk=record.pk)
+    record = _locked(record)
     stored = StoredFile.objects.create(
         id=file_id,
         application_id=record.application_id,
@@ -107,11 +108,19 @@ def _attach(record, field_name, file_id, key, upload: Upload) -> dict:
 @transaction.atomic
 def record_file_detach(*, record, field_name: str) -> bool:
     """Clear the record's `field_name` file; its object goes on commit. False if empty."""
-    record = Record.objects.select_for_update().get(pk=record.pk)
+    record = _locked(record)
     if not record.data.get(field_name):
         return False
     _set_value(record, field_name, None)
     return True
+
+
+def _locked(record) -> Record:
+    """The record's row, locked for this transaction; it may have been deleted meanwhile."""
+    locked = Record.objects.select_for_update().filter(pk=record.pk).first()
+    if locked is None:
+        raise NotFound("record not found")
+    return locked
 
 
 def _set_value(record, field_name: str, value) -> None:

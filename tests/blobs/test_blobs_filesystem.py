@@ -488,3 +488,12 @@ def test_delete_removes_row_and_object(
     assert not Blob.objects.filter(pk=row.pk).exists()
     assert stored_files(media) == []
     assert owner_api.get(f"/blobs/{row.pk}")[0] == 404
+
+
+def test_put_and_delete_also_take_the_uid(blob_of, owner_api, django_capture_on_commit_callbacks):
+    _, row = blob_of()
+    status, body = owner_api.put(f"/blobs/{row.uid}", {"blob": {"name": "by uid"}})
+    assert status == 200 and body["blob"]["name"] == "by uid"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert owner_api.delete(f"/blobs/{row.uid}")[0] == 200
+    assert not Blob.objects.exists()

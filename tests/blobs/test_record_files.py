@@ -226,3 +226,19 @@ def test_file_missing_from_storage_is_404(send, record, media, owner_api):
     (media / file_key(value["file_id"])).unlink()
     status, body = owner_api.get(url_of(record), {"field_name": "avatar"})
     assert status == 404 and "errors" in body
+
+
+def test_record_deleted_before_the_attach_is_404_and_nothing_kept(send, record, media, monkeypatch):
+    import blobs.files_api
+
+    real = blobs.files_api._record
+
+    def check_then_delete(*args):
+        found = real(*args)
+        Record.objects.filter(pk=record.pk).delete()  # another request wins the race
+        return found
+
+    monkeypatch.setattr(blobs.files_api, "_record", check_then_delete)
+    response = send(record)
+    assert response.status_code == 404 and "errors" in response.json()
+    assert stored_files(media) == [] and not StoredFile.objects.exists()
