@@ -137,7 +137,10 @@ class _JsonArrayScanner:
         self.stream, self.counter = stream, counter
         self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
         self.raw_decode = json.JSONDecoder().raw_decode
-        self.buf, self.pos, self.line, self.eof, self.total = "", 0, 1, False, 0
+        self.buf, self.pos, self.eof, self.total = "", 0, False, 0
+        # `line` is the line number at `buf[mark]`; both only move forward, so counting the
+        # lines of a chunk costs one pass over it in all.
+        self.line, self.mark = 1, 0
 
     def _more(self) -> bool:
         if self.eof:
@@ -154,7 +157,8 @@ class _JsonArrayScanner:
             self.eof = True
         if self.total == len(chunk) and chunk:
             text = text.removeprefix(BOM)
-        self.line += self.buf.count("\n", 0, self.pos)
+        self._line_at(self.pos)
+        self.mark = 0
         self.buf, self.pos = self.buf[self.pos :] + text, 0
         return bool(chunk)
 
@@ -171,7 +175,11 @@ class _JsonArrayScanner:
                 return ""
 
     def _line_at(self, pos: int) -> int:
-        return self.line + self.buf.count("\n", 0, pos)
+        if pos < self.mark:  # only when reporting an error just behind the mark
+            return self.line - self.buf.count("\n", pos, self.mark)
+        self.line += self.buf.count("\n", self.mark, pos)
+        self.mark = pos
+        return self.line
 
     def _element(self):
         while True:

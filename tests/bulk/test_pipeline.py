@@ -120,3 +120,29 @@ def test_an_interrupted_import_keeps_whole_batches(profile):
     report = import_records(profile, stream, "csv", batch_size=3, progress=progress)
     assert report.fatal.startswith("interrupted")
     assert [r.data["age"] for r in records(profile)] == [0, 1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
+def test_memory_does_not_grow_with_the_file(profile, tmp_path, fmt):
+    import tracemalloc
+
+    rows, pad = 15_000, "x" * 800
+    path = tmp_path / f"big.{fmt}"
+    with path.open("w") as out:
+        if fmt == "csv":
+            out.write("age,name\n")
+            out.writelines(f"{i},{pad}\n" for i in range(rows))
+        else:
+            lines = (json.dumps({"age": i, "name": pad}) for i in range(rows))
+            out.write("[\n" + ",\n".join(lines) + "\n]\n" if fmt == "json" else "\n".join(lines))
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        with path.open("rb") as stream:
+            report = import_records(profile, stream, fmt, dry_run=True, batch_size=5_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.rows_read == rows and report.ok
+    assert size > 12_000_000
+    assert peak < 6_000_000, f"peak {peak:,} bytes for a {size:,}-byte file"
