@@ -17,6 +17,7 @@ from records.ids import is_object_id
 from .readers import ImportFailed
 
 SYSTEM_COLUMNS = ("_id", "_parent_id", "user_id", "created_at", "updated_at")
+_SYSTEM_SET = frozenset(SYSTEM_COLUMNS)
 
 
 def _make_encoder():
@@ -224,12 +225,12 @@ class JsonConverter:
             raise RowProblem("must be a JSON object")
         data = self.template.copy()
         coercers = self.coercers
-        problems = []
-        system = dict.fromkeys(SYSTEM_COLUMNS)
+        problems, system = [], None
         for name, value in obj.items():
             coerce = coercers.get(name)
             if coerce is None:
-                if name in system:
+                if name in _SYSTEM_SET:
+                    system = system or dict.fromkeys(SYSTEM_COLUMNS)
                     system[name] = value
                 else:
                     problems.append(f"{name}: is not a field of this class")
@@ -247,4 +248,6 @@ class JsonConverter:
             raise RowProblem(
                 "a value holds an invalid Unicode character (a lone surrogate)"
             ) from None
+        if system is None:  # the common case: nothing else to check
+            return Row(line, None, None, self.system.owner_id, None, None, text)
         return self.system.build(line, text, *system.values())
