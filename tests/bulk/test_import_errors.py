@@ -257,3 +257,12 @@ def test_failures_within_max_errors_do_not_stop_the_import(profile, application,
     assert result.code == 1
     assert "stopped after" not in result.err
     assert "rows read: 5, imported: 3" in result.out and "failed: 2" in result.out
+
+
+def test_an_errors_file_that_cannot_be_written_is_a_clear_error(profile, application, write_file):
+    path = write_file("a.csv", "age\n1\n")
+    result = run_command(
+        "import_records", application.pk, "profile", path, "--errors-file", "/no/such/dir/e.txt"
+    )
+    assert result.code == 1 and "cannot write /no/such/dir/e.txt" in result.err
+    assert not records(profile)

@@ -74,10 +74,13 @@ class Command(BaseCommand):
         path = options["file"]
         if path == "-" and not options["format"]:
             raise CommandError("reading stdin needs --format csv|json|ndjson")
+        try:
+            errors_file = ErrorsFile(options["errors_file"]) if options["errors_file"] else None
+        except OSError as exc:
+            raise CommandError(f"cannot write {options['errors_file']}: {exc.strerror}") from None
         stream, size = self._open(path)
         show = options["progress"] or sys.stderr.isatty()
         progress = Progress(size) if show else None
-        errors_file = ErrorsFile(options["errors_file"]) if options["errors_file"] else None
         try:
             report = import_records(
                 klass,
