@@ -16,7 +16,7 @@ from records.ids import new_object_id
 
 from .readers import ByteCounter, ImportFailed, RowError, detect_format, read_rows
 from .rows import CsvConverter, JsonConverter, RowProblem, SystemValues
-from .writer import RecordWriter
+from .writer import CONFLICT_MODES, RecordWriter
 
 DEFAULT_BATCH_SIZE = 10_000
 MAX_KEPT_ERRORS = 1_000
@@ -122,6 +122,8 @@ def import_records(
         raise ImportFailed("the batch size must be at least 1")
     if max_errors is not None and max_errors < 0:
         raise ImportFailed("max_errors must not be negative")
+    if on_conflict not in CONFLICT_MODES:
+        raise ImportFailed(f"on_conflict must be one of: {', '.join(CONFLICT_MODES)}")
     fmt = detect_format(name, fmt)
     check_user = _UserCheck(klass.application_id)
     if owner_id is not None and not check_user(owner_id):

@@ -42,7 +42,7 @@ def test_errors_kept_in_the_report_are_capped(profile, monkeypatch):
 def test_bad_arguments_raise_before_anything_is_read(profile):
     with pytest.raises(ImportFailed, match="batch size"):
         import_records(profile, io.BytesIO(b"age\n1\n"), "csv", batch_size=0)
-    with pytest.raises(ValueError, match="on_conflict"):
+    with pytest.raises(ImportFailed, match="on_conflict must be one of: error, skip, update"):
         import_records(profile, io.BytesIO(b"age\n1\n"), "csv", on_conflict="merge")
     assert not Record.objects.exists()
 
