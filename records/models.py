@@ -39,7 +39,10 @@ class Record(models.Model):
 
     id = models.CharField(primary_key=True, max_length=24)
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
-    object_class = models.ForeignKey(ObjectClass, on_delete=models.CASCADE, related_name="records")
+    # No single-column index: `record_class_id` (object_class, id) starts with it.
+    object_class = models.ForeignKey(
+        ObjectClass, on_delete=models.CASCADE, related_name="records", db_index=False
+    )
     parent_id = models.CharField(max_length=24, null=True, blank=True)
     user_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.BigIntegerField()
