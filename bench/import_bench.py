@@ -88,11 +88,14 @@ def make_class():
     return app, user, klass
 
 
-def run_import(app, user, path: Path, batch_size: int) -> tuple[float, int, float, str]:
+def run_import(
+    app, user, path: Path, batch_size: int, workers: int
+) -> tuple[float, int, float, str]:
     """The real command path in a child process: (seconds, peak RSS bytes, CPU seconds,
     summary)."""
     argv = [sys.executable, str(ROOT / "manage.py"), "import_records", str(app.pk), "bench"]
     argv += [str(path), "--owner", str(user.pk), "--batch-size", str(batch_size)]
+    argv += ["--workers", str(workers)]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         child = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=err)
@@ -141,6 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2, help="import_records --workers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="import-bench-") as folder:
         tmp = Path(folder)
@@ -160,7 +164,7 @@ def main() -> None:
             f"{time.monotonic() - started:.1f}s"
         )
 
-        seconds, peak, cpu, summary = run_import(app, user, path, args.batch_size)
+        seconds, peak, cpu, summary = run_import(app, user, path, args.batch_size, args.workers)
         imported = Record.objects.filter(object_class=klass).count()
         if imported != args.rows:
             sys.exit(f"expected {args.rows} records, found {imported}")

@@ -68,6 +68,13 @@ class Command(BaseCommand):
         parser.add_argument("--max-errors", type=int, metavar="N", help="stop after N failed rows")
         parser.add_argument("--errors-file", metavar="PATH", help="write every failed line here")
         parser.add_argument("--progress", action="store_true", help="show the progress bar")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            metavar="N",
+            help="coerce a CSV file without system columns in N processes (default 1)",
+        )
 
     def handle(self, *args, **options):
         klass = find_class(options["app_id"], options["class_name"])
@@ -94,6 +101,7 @@ class Command(BaseCommand):
                 max_errors=options["max_errors"],
                 progress=progress,
                 on_error=errors_file,
+                workers=options["workers"],
             )
         except ImportFailed as exc:
             raise CommandError(f"{path}: {exc}") from None
