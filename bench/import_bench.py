@@ -1,6 +1,6 @@
 """Import benchmark: the import_records command against a raw COPY of the same rows.
 
-    .venv/bin/python bench/import_bench.py [--rows N] [--batch-size N] [--keep FILE]
+    .venv/bin/python bench/import_bench.py [--rows N] [--batch-size N] [--workers N]
 
 Generates an N-row CSV (default 1,000,000) for a class with Integer, Float, String, Boolean,
 Array, Location and Date fields, imports it with `manage.py import_records` in a child
@@ -144,7 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=2, help="import_records --workers")
+    parser.add_argument("--workers", type=int, default=1, help="import_records --workers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="import-bench-") as folder:
         tmp = Path(folder)
