@@ -16,7 +16,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_RECORD_BYTES = 131_072
 SCALARS = (str, int, float, bool)
 
-_INT_RE = re.compile(r"^\s*[+-]?\d+\s*$")
+_NON_NUMBERS = {"nan", "inf", "infinity"}  # words float() reads as numbers
 _FLOAT_RE = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 _DATE_FORMATS = (
     "%Y-%m-%dT%H:%M:%S",
@@ -40,10 +40,8 @@ def coerce_integer(value):
         if not math.isfinite(value) or not value.is_integer():
             raise CoercionError("must be an integer")
         result = int(value)
-    elif isinstance(value, str) and _INT_RE.match(value):
-        result = int(value)
-    elif isinstance(value, str) and _FLOAT_RE.match(value) and float(value).is_integer():
-        result = int(float(value))
+    elif isinstance(value, str):
+        result = _int_from_text(value)
     else:
         raise CoercionError("must be an integer")
     if not INT64_MIN <= result <= INT64_MAX:
@@ -51,13 +49,43 @@ def coerce_integer(value):
     return result
 
 
+def _int_from_text(text: str) -> int:
+    # int() and float() run in C; they accept more than a number written out ("1_000",
+    # "nan", "inf"), and that is refused here. The importer calls this for every cell.
+    if "_" not in text:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            number = float(text)
+        except ValueError:
+            number = None
+        if number is not None and math.isfinite(number) and number.is_integer():
+            return int(number)
+    raise CoercionError("must be an integer")
+
+
+def _float_from_text(text: str) -> float:
+    if "_" not in text:
+        try:
+            number = float(text)
+        except ValueError:
+            number = None
+        if number is not None and math.isfinite(number):
+            return number
+        if number is not None and text.strip().lstrip("+-").lower() not in _NON_NUMBERS:
+            raise CoercionError("must be a finite number")  # written as digits, but overflows
+    raise CoercionError("must be a number")
+
+
 def coerce_float(value):
     if isinstance(value, bool):
         raise CoercionError("must be a number")
     if isinstance(value, int | float):
         result = float(value)
-    elif isinstance(value, str) and _FLOAT_RE.match(value):
-        result = float(value)
+    elif isinstance(value, str):
+        result = _float_from_text(value)
     else:
         raise CoercionError("must be a number")
     if not math.isfinite(result):
@@ -127,7 +155,21 @@ def format_date(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _is_canonical_date(text: str) -> bool:
+    """`2019-09-21T21:25:00Z`, the stored form itself: checked by the C parser and kept
+    as it is, with no reformatting (the common case of an import)."""
+    if len(text) != 20 or text[10] != "T" or text[19] != "Z" or not text.isascii():
+        return False
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def coerce_date(value):
+    if isinstance(value, str) and _is_canonical_date(value):
+        return value
     if isinstance(value, bool):
         raise CoercionError("must be a date (ISO 8601 or Unix seconds)")
     if isinstance(value, int | float) or (isinstance(value, str) and _FLOAT_RE.match(value)):
