@@ -1,6 +1,7 @@
 """An operator runs applications and their users from the browser; the API sees the result."""
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import ApiUser, Application
 from tests.conftest import Api
@@ -22,7 +23,8 @@ def test_operator_creates_an_application_and_regenerates_its_keys(console, shot)
     assert page.locator("#app-counts strong").all_inner_texts() == ["0", "0", "0", "0"]
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.locator("button.cb-copy").nth(1).click()
-    assert page.locator("button.cb-copy").nth(1).inner_text() == "Copied"
+    # The label changes once the asynchronous clipboard write resolves: wait for it.
+    expect(page.locator("button.cb-copy").nth(1)).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == app.auth_key
     shot(page, "application")
 
