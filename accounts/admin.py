@@ -2,8 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404
@@ -13,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import ApiUser, Application
 from accounts.services import LOGIN_RE, MIN_PASSWORD, parse_tags
+from blobs.files import schedule_owned_objects_deletion
 from classes.models import ObjectClass
 from config.api.errors import Unprocessable
 
@@ -71,19 +71,6 @@ def application_counts(app) -> dict:
         "users": ApiUser.objects.filter(application=app).count(),
         "files": Blob.objects.filter(application=app).count(),
     }
-
-
-def remove_stored_objects_on_commit(app_ids: list[int] = (), user_ids: list[int] = ()) -> None:
-    """Blob and record-file rows go with their application, and blobs with their owner
-    (CASCADE); their stored objects are removed once that delete commits."""
-    from blobs.files import delete_objects
-    from blobs.models import Blob, StoredFile
-
-    blobs = Blob.objects.filter(Q(application_id__in=app_ids) | Q(owner_id__in=user_ids))
-    keys = list(blobs.values_list("uid", flat=True))
-    keys += StoredFile.objects.filter(application_id__in=app_ids).values_list("key", flat=True)
-    if keys:
-        transaction.on_commit(lambda: delete_objects(keys))
 
 
 @admin.register(Application)
@@ -170,11 +157,11 @@ class ApplicationAdmin(admin.ModelAdmin):
         return lines, {"applications": len(objs)}, set(), []
 
     def delete_model(self, request, obj):
-        remove_stored_objects_on_commit(app_ids=[obj.pk])
+        schedule_owned_objects_deletion(application_ids=[obj.pk])
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        remove_stored_objects_on_commit(app_ids=list(queryset.values_list("pk", flat=True)))
+        schedule_owned_objects_deletion(application_ids=list(queryset.values_list("pk", flat=True)))
         super().delete_queryset(request, queryset)
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -338,11 +325,11 @@ class ApiUserAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def delete_model(self, request, obj):
-        remove_stored_objects_on_commit(user_ids=[obj.pk])
+        schedule_owned_objects_deletion(owner_ids=[obj.pk])
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        remove_stored_objects_on_commit(user_ids=list(queryset.values_list("pk", flat=True)))
+        schedule_owned_objects_deletion(owner_ids=list(queryset.values_list("pk", flat=True)))
         super().delete_queryset(request, queryset)
 
     def _back_to_list(self, obj):

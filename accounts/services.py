@@ -259,10 +259,7 @@ def user_delete(*, user: ApiUser) -> None:
     """DELETE /users/{id}: the user, its sessions and its blobs go; the stored objects of
     the blobs are removed once the deletion is committed. Records the user created stay:
     they are the application's data."""
-    from blobs.files import delete_objects  # blobs builds on accounts, not the reverse
-    from blobs.models import Blob
+    from blobs.files import schedule_owned_objects_deletion  # blobs builds on accounts
 
-    keys = [blob.key for blob in Blob.objects.filter(owner=user).only("uid")]
+    schedule_owned_objects_deletion(owner_ids=[user.pk])
     user.delete()
-    if keys:
-        transaction.on_commit(lambda: delete_objects(keys))

@@ -51,6 +51,25 @@ def schedule_file_deletion(values: Iterable) -> int:
     return len(ids)
 
 
+def schedule_owned_objects_deletion(*, application_ids=(), owner_ids=()) -> int:
+    """Before applications or users are deleted (their blob and record-file rows go with them
+    by CASCADE): remove the stored objects of their blobs, and of the applications' record
+    files, once that delete commits. A user's record files stay with the user's records,
+    which belong to the application. Answers how many objects were scheduled."""
+    from django.db.models import Q
+
+    from blobs.models import Blob
+
+    blobs = Blob.objects.filter(Q(application_id__in=application_ids) | Q(owner_id__in=owner_ids))
+    keys = [blob.key for blob in blobs.only("uid")]
+    keys += StoredFile.objects.filter(application_id__in=application_ids).values_list(
+        "key", flat=True
+    )
+    if keys:
+        transaction.on_commit(lambda: delete_objects(keys))
+    return len(keys)
+
+
 def delete_objects(keys: Iterable[str]) -> None:
     """Remove stored objects; a failure is logged and left to `cleanup_blobs`."""
     store = storage()
