@@ -138,7 +138,7 @@ def _locked(record) -> Record:
     """The record's row, locked for this transaction; it may have been deleted meanwhile."""
     locked = Record.objects.select_for_update().filter(pk=record.pk).first()
     if locked is None:
-        raise NotFound("record not found")
+        raise NotFound("Record not found")
     return locked
 
 

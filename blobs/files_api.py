@@ -19,11 +19,13 @@ from blobs.models import MAX_RECORD_FILE_BYTES
 from blobs.multipart import FormError, discard_rest, parts
 from blobs.services import MIME_RE
 from classes.models import FieldType, ObjectClass
+from classes.selectors import class_by_name
 from config.api.errors import BadRequest, NotFound, TooLarge, Unprocessable
 from config.api.params import all_params, query_params
 from config.api.schema import api_doc
 from config.api.views import ApiView
 from records.models import Record
+from records.permissions import check
 
 FORM_OVERHEAD_BYTES = 64 * 1024
 FILE_EXAMPLE = {
@@ -35,20 +37,12 @@ FILE_EXAMPLE = {
 _TOO_LARGE = f"file is too large (max {MAX_RECORD_FILE_BYTES} bytes)"
 
 
-def _check(caller, record, action, klass):
-    from records.permissions import check
-
-    check(caller, record, action, klass)
-
-
 def _record(caller, class_name: str, record_id: str, action: str) -> tuple[ObjectClass, Record]:
-    klass = ObjectClass.objects.filter(application=caller.application, name=class_name).first()
-    if klass is None:
-        raise NotFound(f"class '{class_name}' not found")
+    klass = class_by_name(application=caller.application, name=class_name)
     record = Record.objects.filter(object_class=klass, pk=record_id).first()
     if record is None:
-        raise NotFound("record not found")
-    _check(caller, record, action, klass)
+        raise NotFound("Record not found")
+    check(caller, record, action, klass)
     return klass, record
 
 

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from accounts.authentication import HasSession, HasUserSession
-from classes.models import ObjectClass
+from classes.selectors import class_by_name
 from config.api.errors import Forbidden, NotFound, Unprocessable
 from config.api.params import all_params
 from config.api.schema import api_doc
@@ -59,15 +59,7 @@ class ClassView(ApiView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.klass = (
-            ObjectClass.objects.filter(
-                application=request.user.application, name=kwargs["class_name"]
-            )
-            .prefetch_related("fields")
-            .first()
-        )
-        if self.klass is None:
-            raise NotFound("Class not found")
+        self.klass = class_by_name(application=request.user.application, name=kwargs["class_name"])
 
     def json(self, record, **kwargs) -> dict:
         return record_json(record, self.klass, **kwargs)
