@@ -15,6 +15,7 @@ from accounts.services import LOGIN_RE, MIN_PASSWORD, parse_tags
 from blobs.files import schedule_owned_objects_deletion
 from classes.models import ObjectClass
 from config.api.errors import Unprocessable
+from config.api.indexes import is_index
 
 admin.site.site_header = "cubebase"
 admin.site.site_title = "cubebase console"
@@ -295,7 +296,7 @@ class ApiUserAdmin(admin.ModelAdmin):
         kept = QueryDict(request.GET.get("_changelist_filters", ""))
         for params in (request.GET, kept):
             app_id = params.get("application__id__exact") or params.get("application")
-            if app_id and str(app_id).isdigit():
+            if is_index(str(app_id)):
                 return Application.objects.filter(pk=app_id).first()
         return None
 

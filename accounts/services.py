@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import ApiSession, ApiUser, Application, same_secret
 from config.api.errors import ApiError, Unprocessable
+from config.api.indexes import is_index
 
 
 class BadCredentials(ApiError):
@@ -31,7 +32,7 @@ MIN_PASSWORD = 8
 
 def application_by_credentials(application_id, auth_key) -> Application:
     app_id = str(application_id).strip() if isinstance(application_id, int | str) else ""
-    if not (app_id.isascii() and app_id.isdigit()) or len(app_id) > 18:  # no such application
+    if not is_index(app_id):  # no such application
         raise BadCredentials()
     app = Application.objects.filter(pk=int(app_id)).first()
     if app is None:

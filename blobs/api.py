@@ -17,6 +17,7 @@ from blobs.models import Blob, is_uid
 from blobs.serializers import blob_json, upload_access_json
 from classes.types import CoercionError, coerce_integer
 from config.api.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from config.api.indexes import is_index
 from config.api.params import all_params, query_params
 from config.api.schema import api_doc
 from config.api.views import ApiView
@@ -50,7 +51,7 @@ def find_blob(caller, ident: str, *, write: bool = False) -> Blob:
     blobs = Blob.objects.filter(application=caller.application)
     if is_uid(ident):
         blob = blobs.filter(uid=ident).first()
-    elif ident.isascii() and ident.isdigit() and len(ident) <= 18:
+    elif is_index(ident):
         blob = blobs.filter(pk=int(ident)).first()
     else:
         blob = None

@@ -29,6 +29,7 @@ from classes.models import (
 )
 from classes.types import CoercionError, coerce_boolean
 from config.api.errors import Unprocessable
+from config.api.indexes import index_map_values, is_index_map
 
 NAME_RULE = "must start with a letter, then letters, digits or _; at most 64 characters"
 TYPE_NAMES = tuple(t.value for t in FieldType)
@@ -124,8 +125,8 @@ def _clean_fields(specs: list, *, errors: dict, prefix: str = "fields") -> list[
 def _as_list(value) -> list:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, dict) and all(str(k).isdigit() for k in value):  # g[0]=a from a form
-        return [value[k] for k in sorted(value, key=int)]
+    if is_index_map(value):  # g[0]=a from a form
+        return index_map_values(value)
     if isinstance(value, list | tuple):
         return list(value)
     raise CoercionError("must be a list or a comma-separated string")

@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime
 
 from classes.models import FieldType
+from config.api.indexes import index_map_values, is_index_map
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_RECORD_BYTES = 131_072
@@ -119,8 +120,8 @@ def coerce_boolean(value):
 def coerce_array(value):
     if isinstance(value, str):
         return [] if value == "" else [item.strip() for item in value.split(",")]
-    if isinstance(value, dict) and all(k.isdigit() for k in value):  # a[0]=x&a[1]=y from a form
-        value = [value[k] for k in sorted(value, key=int)]
+    if is_index_map(value):  # a[0]=x&a[1]=y from a form
+        value = index_map_values(value)
     if not isinstance(value, list):
         raise CoercionError("must be an array")
     for item in value:

@@ -11,6 +11,7 @@ from classes.models import (
     validate_field_name,
     validate_name,
 )
+from config.api.indexes import is_index
 
 LEVEL_LABELS = {
     "open": "Open",
@@ -80,7 +81,7 @@ class AccessForm(forms.Form):
 
     def clean_ids(self):
         ids = _split(self.cleaned_data.get("ids"))
-        if not all(i.isdigit() for i in ids):
+        if not all(is_index(i) for i in ids):
             raise forms.ValidationError("Ids are whole numbers, separated by commas.")
         return [int(i) for i in ids]
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from classes.models import RECORD_ACTIONS, FieldType
 from config.api.errors import ApiError, Unprocessable
+from config.api.indexes import parse_int
 from console.base import admin_caller, application_or_404, class_or_404, error_lines, render
 from console.forms import record_permission_forms
 from console.record_forms import RecordForm
@@ -414,7 +415,7 @@ def class_import(request, app_id, class_name):
             upload,
             request.POST.get("format") or None,
             name=upload.name,
-            owner_id=int(owner) if owner.isdigit() else None,
+            owner_id=parse_int(owner),
             on_conflict=request.POST.get("on_conflict") or "error",
         )
     except ImportFailed as exc:

@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from classes.models import RECORD_ACTIONS, RECORD_LEVELS
 from config.api.errors import Forbidden, Unprocessable
+from config.api.indexes import index_map_values, is_index_map, parse_int
 
 READ = "read"
 NOBODY = Q(pk__in=[])
@@ -68,8 +69,8 @@ def _first(spec: dict, keys):
 def _as_list(value) -> list:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, dict):  # ids[0]=1&ids[1]=2 from a form
-        return [value[k] for k in sorted(value, key=lambda k: (len(k), k))]
+    if is_index_map(value):  # ids[0]=1&ids[1]=2 from a form
+        return index_map_values(value)
     if isinstance(value, list | tuple):
         return list(value)
     if isinstance(value, int) and not isinstance(value, bool):
@@ -83,10 +84,10 @@ def _user_ids(action, value) -> list[int]:
         raise _invalid(f"{action}: open_for_users_ids needs a list of user ids")
     ids = []
     for item in items:
-        text = str(item).strip() if not isinstance(item, bool) else ""
-        if not text.isdigit() or len(text) > 18:
+        user_id = parse_int(str(item)) if not isinstance(item, bool) else None
+        if user_id is None:
             raise _invalid(f"{action}: '{item}' is not a user id")
-        ids.append(int(text))
+        ids.append(user_id)
     return sorted(set(ids))
 
 

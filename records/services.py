@@ -15,6 +15,7 @@ from blobs.files import schedule_file_deletion
 from classes.models import FieldType
 from classes.types import coerce_fields, size_error
 from config.api.errors import Forbidden, NotFound, Unprocessable
+from config.api.indexes import is_index_map
 from records.ids import is_object_id, new_object_id
 from records.models import Record
 from records.permissions import can, check, check_create, parse_record_permissions
@@ -109,8 +110,10 @@ def batch_items(raw, *, what: str = "record") -> list[tuple[str, object]]:
     [(index, item)]; at most 100."""
     if isinstance(raw, list):
         items = [(str(i), item) for i, item in enumerate(raw)]
-    elif isinstance(raw, dict) and all(str(k).isdigit() for k in raw):
-        items = [(str(k), raw[k]) for k in sorted(raw, key=int)]
+    elif is_index_map(raw):
+        items = [(k, raw[k]) for k in sorted(raw, key=int)]
+    elif raw == {}:
+        items = []
     else:
         raise Unprocessable({what: ['must be {"1": {...}, "2": {...}} or an array']})
     if not items:

@@ -30,6 +30,7 @@ from classes.types import (
     coerce_value,
 )
 from config.api.errors import Unprocessable
+from config.api.indexes import as_index, is_index_map
 from records.ids import is_object_id
 from records.permissions import parse_record_permissions
 
@@ -137,7 +138,7 @@ def apply_add_to_set(fld, current, items):
 
 def parse_pull(fld, raw):
     _require(fld, "pull", (FieldType.ARRAY,))
-    if isinstance(raw, dict) and raw and not all(str(k).isdigit() for k in raw):
+    if isinstance(raw, dict) and raw and not is_index_map(raw):
         filters = []
         for op, value in raw.items():
             if op not in PULL_FILTERS:
@@ -281,9 +282,10 @@ def _plan_key(plan, fields, key, raw, form, errors) -> None:
 def _index_pairs(raw: dict) -> list:
     pairs = []
     for index, item in raw.items():
-        if not str(index).isdigit() or int(index) > MAX_INDEX:
+        position = as_index(index)
+        if position is None or position > MAX_INDEX:
             raise CoercionError(f"'{index}' is not an element index (0 to {MAX_INDEX})")
-        pairs.append((int(index), coerce_array_item(item)))
+        pairs.append((position, coerce_array_item(item)))
     return pairs
 
 

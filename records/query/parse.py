@@ -13,6 +13,7 @@ from typing import Any
 from classes.models import FieldType
 from classes.types import CoercionError, coerce_array_item, coerce_location, coerce_value
 from config.api.errors import ApiError
+from config.api.indexes import index_map_values, is_index_map, parse_int
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 100
@@ -98,8 +99,8 @@ def as_list(raw) -> list:
     """`a,b`, `a[]=a&a[]=b`, `a[0]=a`, or a JSON array -> a list of raw values."""
     if isinstance(raw, list):
         return raw
-    if isinstance(raw, dict) and raw and all(str(k).isdigit() for k in raw):
-        return [raw[k] for k in sorted(raw, key=int)]
+    if is_index_map(raw):
+        return index_map_values(raw)
     if isinstance(raw, str):
         return [part.strip() for part in raw.split(",")] if raw != "" else []
     if raw is None or isinstance(raw, dict):
@@ -294,7 +295,7 @@ def _parse_condition(query: Query, fld, raw) -> None:
 
 
 def _is_index_map(raw: dict) -> bool:
-    return bool(raw) and all(str(k).isdigit() for k in raw)
+    return is_index_map(raw)
 
 
 def _parse_controls(klass, query: Query, params: dict) -> None:
@@ -323,13 +324,10 @@ def _integer(params: dict, key: str, default: int) -> int:
         return default
     if isinstance(raw, bool):
         raise _fail(key, "must be an integer")
-    try:
-        text = str(raw).strip()
-        if not text.lstrip("-").isdigit() or len(text) > 18:
-            raise ValueError
-        return int(text)
-    except ValueError:
-        raise _fail(key, "must be an integer") from None
+    value = parse_int(str(raw), signed=True)
+    if value is None:
+        raise _fail(key, "must be an integer")
+    return value
 
 
 def _flag(raw) -> bool:
