@@ -7,7 +7,7 @@ from accounts import services
 from accounts.authentication import HasSession, token_from
 from accounts.caller import Caller
 from accounts.models import ApiUser
-from accounts.serializers import session_json, user_json
+from accounts.serializers import hides_contacts, session_json, user_json
 from config.api.errors import Forbidden, NotFound, Unauthorized
 from config.api.params import all_params, body_params
 from config.api.schema import api_doc
@@ -15,13 +15,23 @@ from config.api.views import ApiView
 
 USER_EXAMPLE = {
     "id": 12,
-    "login": "dana",
-    "email": "dana@example.com",
     "full_name": "Dana Scully",
-    "user_tags": "officers,doctors",
+    "email": "dana@example.com",
+    "login": "dana",
+    "phone": "+6110797757",
+    "website": "http://dana.example.com",
     "created_at": "2026-11-22T10:26:01Z",
     "updated_at": "2026-11-22T10:26:01Z",
     "last_request_at": "2026-11-22T10:40:12Z",
+    "external_user_id": None,
+    "external_id": None,
+    "facebook_id": None,
+    "twitter_id": None,
+    "blob_id": None,
+    "custom_data": None,
+    "avatar": None,
+    "user_tags": "officers,doctors",
+    "timezone": 180,
 }
 SESSION_EXAMPLE = {
     "id": 501,
@@ -134,9 +144,37 @@ class LoginView(ApiView):
 
 
 class UsersView(ApiView):
-    """POST /users: sign-up with a session of the application or a `CB-AuthKey` header."""
+    """POST /users: sign-up with a session of the application or a `CB-AuthKey` header;
+    GET /users: the deprecated v1 list (accounts/users_api.py)."""
 
     permission_classes = [AllowAny]
+
+    @api_doc(
+        "List users (v1, deprecated)",
+        tags=["users"],
+        description=(
+            "Only when the application's console setting 'list users API v1' is on (else "
+            "403). `filter[]=TYPE FIELD OPERATOR VALUE` (TYPE `number`, `string` or `date`; "
+            "OPERATOR `eq ne gt lt ge le in between`, lists comma-separated), any user field "
+            "but `custom_data`; `order=asc|desc TYPE FIELD`; `page`, `per_page` (default 10, "
+            "max 100)."
+        ),
+        responses={
+            200: {
+                "current_page": 1,
+                "per_page": 10,
+                "total_entries": 1,
+                "items": [{"user": USER_EXAMPLE}],
+            }
+        },
+        errors=(403, 422),
+    )
+    def get(self, request):
+        if not isinstance(request.user, Caller):
+            raise Unauthorized()
+        from accounts.users_api import users_v1_list  # users_api builds on this module
+
+        return users_v1_list(request)
 
     @api_doc(
         "Sign up",
@@ -144,8 +182,11 @@ class UsersView(ApiView):
         description=(
             "Needs a session of the application, or, before any session exists, the "
             "application's `auth_key` in a `CB-AuthKey` header. `login` or `email` is "
-            "required; `password` at least 8 characters; `tags` a comma-separated string "
-            "or a list (the user's groups)."
+            "required; `password` at least 8 characters; `tags` (or `tag_list`) a "
+            "comma-separated string or a list (the user's groups). Optional: `phone`, "
+            "`website`, `external_user_id`, `external_id`, `facebook_id`, `twitter_id`, "
+            "`blob_id` (a file of the application), `avatar`, `custom_data` (a string), "
+            "`timezone` (minutes from UTC); see docs/api.md for their rules."
         ),
         request={
             "user": {
@@ -195,12 +236,16 @@ class UserView(ApiView):
         errors=(404,),
     )
     def get(self, request, user_id):
-        return Response({"user": user_json(self._user(request, user_id))})
+        user = self._user(request, user_id)
+        return Response({"user": user_json(user, hide_contacts=hides_contacts(request.user, user))})
 
     @api_doc(
         "Update your own user",
         tags=["users"],
-        description="A new `password` needs the current one as `old_password`.",
+        description=(
+            "Any field of the sign-up; `null` or an empty string clears a field. A new "
+            "`password` needs the current one as `old_password`."
+        ),
         request={
             "user": {
                 "full_name": "Dana K. Scully",
@@ -221,7 +266,10 @@ class UserView(ApiView):
     @api_doc(
         "Delete your own user",
         tags=["users"],
-        description="Its sessions and its files (blobs) go with it; its records stay.",
+        description=(
+            "Its sessions end at once (every later request with their tokens is a 401, on "
+            "every server), and its files (blobs) go with it; its records stay."
+        ),
         responses={200: None},
         errors=(403, 404),
     )

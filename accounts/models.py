@@ -4,8 +4,10 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models import F, Q
+from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 
 
@@ -36,6 +38,18 @@ class Application(models.Model):
     auth_key = models.CharField(max_length=64, unique=True, default=new_auth_key)
     auth_secret = models.CharField(max_length=64, default=new_auth_secret)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Users API settings of the application (console: the application's overview).
+    users_api_v1 = models.BooleanField(
+        "list users API v1",
+        default=False,
+        help_text="Answer the deprecated GET /users list and its by_login, by_email, "
+        "by_full_name, by_tags and external routes.",
+    )
+    users_show_contacts = models.BooleanField(
+        "show email and phone to other users",
+        default=False,
+        help_text="Off: a user sees the email and phone of its own user only; others see null.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -66,6 +80,19 @@ class ApiUser(models.Model):
     full_name = models.CharField(max_length=200, blank=True, default="")
     password = models.CharField(max_length=128)
     tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    phone = models.CharField(max_length=50, null=True, blank=True)
+    website = models.CharField(max_length=255, null=True, blank=True)
+    external_user_id = models.BigIntegerField(null=True, blank=True)
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    facebook_id = models.CharField(max_length=64, null=True, blank=True)
+    twitter_id = models.CharField(max_length=64, null=True, blank=True)
+    # The avatar as a blob of the same application (the field `blob_id` of the API).
+    blob = models.ForeignKey(
+        "blobs.Blob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    avatar = models.CharField(max_length=255, null=True, blank=True)
+    custom_data = models.TextField(null=True, blank=True)
+    timezone = models.SmallIntegerField(null=True, blank=True, help_text="minutes from UTC")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_request_at = models.DateTimeField(null=True, blank=True)
@@ -76,6 +103,48 @@ class ApiUser(models.Model):
         constraints = [
             models.UniqueConstraint("application", "login", name="apiuser_unique_login"),
             models.UniqueConstraint("application", Lower("email"), name="apiuser_unique_email"),
+            # One user per external identity. text_pattern_ops: these indexes also serve
+            # the `start_with` filter of GET /users/v2 whatever the database's collation.
+            *[
+                models.UniqueConstraint(
+                    fields=["application", name],
+                    name=f"apiuser_unique_{name}",
+                    condition=Q(**{f"{name}__isnull": False}),
+                    opclasses=["int8_ops", "text_pattern_ops"],
+                )
+                for name in ("external_id", "facebook_id", "twitter_id")
+            ],
+            models.UniqueConstraint(
+                fields=["application", "external_user_id"],
+                name="apiuser_unique_external_user_id",
+                condition=Q(external_user_id__isnull=False),
+            ),
+        ]
+        # The filters of GET /users/v2 (accounts/user_query.py): case-insensitive ones
+        # compare UPPER(column), as Django's iexact and istartswith do.
+        indexes = [
+            models.Index(
+                F("application"),
+                OpClass(Upper("login"), name="text_pattern_ops"),
+                name="apiuser_login_upper",
+            ),
+            models.Index(
+                F("application"),
+                OpClass(Upper("email"), name="text_pattern_ops"),
+                name="apiuser_email_upper",
+            ),
+            models.Index(
+                F("application"),
+                OpClass(Upper("full_name"), name="text_pattern_ops"),
+                name="apiuser_full_name_upper",
+            ),
+            models.Index(
+                F("application"),
+                OpClass("phone", name="text_pattern_ops"),
+                name="apiuser_phone",
+            ),
+            GinIndex(fields=["tags"], name="apiuser_tags"),
+            models.Index(fields=["application", "last_request_at"], name="apiuser_last_request"),
         ]
 
     def __str__(self):

@@ -22,14 +22,36 @@ def session_json(session, token: str) -> dict:
     }
 
 
-def user_json(user) -> dict:
+def user_json(user, *, hide_contacts: bool = False) -> dict:
+    """A user as ConnectyCube answers it. Password data never leaves; with `hide_contacts`
+    (another user asking, in an application that keeps contacts private) email and phone
+    are null."""
     return {
         "id": user.pk,
-        "login": user.login,
-        "email": user.email,
         "full_name": user.full_name,
-        "user_tags": ",".join(user.tags) if user.tags else None,
+        "email": None if hide_contacts else user.email,
+        "login": user.login,
+        "phone": None if hide_contacts else user.phone,
+        "website": user.website,
         "created_at": iso(user.created_at),
         "updated_at": iso(user.updated_at),
         "last_request_at": iso(user.last_request_at),
+        "external_user_id": user.external_user_id,
+        "external_id": user.external_id,
+        "facebook_id": user.facebook_id,
+        "twitter_id": user.twitter_id,
+        "blob_id": user.blob_id,
+        "custom_data": user.custom_data,
+        "avatar": user.avatar,
+        "user_tags": ",".join(user.tags) if user.tags else None,
+        "timezone": user.timezone,
     }
+
+
+def hides_contacts(caller, user=None) -> bool:
+    """Whether `caller` sees `user` (None: users other than its own) without email and
+    phone: anyone but the user itself and console administrators, unless the application
+    shows contacts (its console setting "show email and phone to other users")."""
+    if caller.is_admin or caller.application.users_show_contacts:
+        return False
+    return user is None or caller.user_id != user.pk

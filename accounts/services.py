@@ -2,16 +2,21 @@
 
 import hashlib
 import hmac
-import re
 import time
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ApiSession, ApiUser, Application, same_secret
+from accounts.user_fields import (  # LOGIN_RE and MIN_PASSWORD: the console imports them here
+    LOGIN_RE,  # noqa: F401
+    MIN_PASSWORD,  # noqa: F401
+    UNIQUE_FIELDS,
+    FieldError,
+    clean_tags,
+    clean_user_fields,
+)
 from config.api.errors import ApiError, Unprocessable
 from config.api.indexes import is_index
 
@@ -24,10 +29,6 @@ class BadCredentials(ApiError):
 
     def __init__(self):
         super().__init__("Unauthorized")
-
-
-LOGIN_RE = re.compile(r"^[^\s,]{3,100}$")
-MIN_PASSWORD = 8
 
 
 def application_by_credentials(application_id, auth_key) -> Application:
@@ -147,47 +148,24 @@ def _int_or_none(value):
 
 
 def parse_tags(value) -> list[str]:
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        items = value.split(",")
-    elif isinstance(value, list):
-        items = [str(v) for v in value]
-    else:
-        raise Unprocessable({"tags": ["must be a comma-separated string or a list"]})
-    tags = [t.strip() for t in items if str(t).strip()]
-    if any(len(t) > 100 for t in tags):
-        raise Unprocessable({"tags": ["a tag is at most 100 characters"]})
-    return list(dict.fromkeys(tags))
+    try:
+        return clean_tags(value)
+    except FieldError as exc:
+        raise Unprocessable({"tags": [str(exc)]}) from None
 
 
-def _validate_user_fields(data: dict, errors: dict) -> dict:
-    clean = {}
-    for name in ("login", "email", "full_name", "password"):
-        value = data.get(name)
-        if value is not None and not isinstance(value, str | int):
-            errors.setdefault(name, []).append("must be a string")
-        elif value is not None:
-            clean[name] = str(value).strip() if name != "password" else str(value)
-    if "login" in clean and not LOGIN_RE.match(clean["login"]):
-        errors.setdefault("login", []).append("must be 3-100 characters with no spaces or commas")
-    if clean.get("email"):
-        try:
-            validate_email(clean["email"])
-        except DjangoValidationError:
-            errors.setdefault("email", []).append("is invalid")
-    if "password" in clean and len(clean["password"]) < MIN_PASSWORD:
-        errors.setdefault("password", []).append(
-            f"is too short (minimum is {MIN_PASSWORD} characters)"
-        )
-    if len(clean.get("full_name", "")) > 200:
-        errors.setdefault("full_name", []).append("is too long (maximum is 200 characters)")
-    if "tags" in data:
-        try:
-            clean["tags"] = parse_tags(data["tags"])
-        except Unprocessable as exc:
-            errors.update(exc.errors)
+def _validate_user_fields(data: dict, application_id: int, errors: dict) -> dict:
+    clean, field_errors = clean_user_fields(data, application_id=application_id)
+    errors.update(field_errors)
     return clean
+
+
+def _assign(user: ApiUser, clean: dict) -> None:
+    for name, value in clean.items():
+        if name == "password":
+            user.set_password(value)
+        else:
+            setattr(user, name, value)
 
 
 @transaction.atomic
@@ -196,39 +174,40 @@ def user_create(*, application: Application, data) -> ApiUser:
     if not isinstance(data, dict):
         raise Unprocessable({"user": ["is required"]})
     errors: dict = {}
-    clean = _validate_user_fields(data, errors)
+    clean = _validate_user_fields(data, application.pk, errors)
     if not clean.get("login") and not clean.get("email"):
         errors.setdefault("login", []).append("login or email is required")
     if "password" not in clean:
         errors.setdefault("password", []).append("is required")
     if errors:
         raise Unprocessable(errors)
-    user = ApiUser(
-        application=application,
-        login=clean.get("login") or None,
-        email=clean.get("email") or None,
-        full_name=clean.get("full_name", ""),
-        tags=clean.get("tags", []),
-    )
-    user.set_password(clean["password"])
+    user = ApiUser(application=application)
+    _assign(user, clean)
     _save_unique(user)
     return user
 
 
-def _save_unique(user: ApiUser) -> None:
-    taken = {}
+def _taken(user: ApiUser) -> dict:
+    """The identifying fields of `user` another user of its application already has."""
     users = ApiUser.objects.filter(application_id=user.application_id).exclude(pk=user.pk)
-    if user.login and users.filter(login=user.login).exists():
-        taken["login"] = ["has already been taken"]
-    if user.email and users.filter(email__iexact=user.email).exists():
-        taken["email"] = ["has already been taken"]
+    taken = {}
+    for name in UNIQUE_FIELDS:
+        value = getattr(user, name)
+        lookup = "email__iexact" if name == "email" else name
+        if value is not None and value != "" and users.filter(**{lookup: value}).exists():
+            taken[name] = ["has already been taken"]
+    return taken
+
+
+def _save_unique(user: ApiUser) -> None:
+    taken = _taken(user)
     if taken:
         raise Unprocessable(taken)
     try:
         with transaction.atomic():
             user.save()
-    except IntegrityError:  # a concurrent sign-up took it between the check and the save
-        raise Unprocessable({"login": ["has already been taken"]}) from None
+    except IntegrityError:  # a concurrent write took a value between the check and the save
+        raise Unprocessable(_taken(user) or {"login": ["has already been taken"]}) from None
 
 
 @transaction.atomic
@@ -236,21 +215,16 @@ def user_update(*, user: ApiUser, data) -> ApiUser:
     if not isinstance(data, dict):
         raise Unprocessable({"user": ["is required"]})
     errors: dict = {}
-    clean = _validate_user_fields(data, errors)
+    clean = _validate_user_fields(data, user.application_id, errors)
     if "password" in clean and not user.check_password(str(data.get("old_password") or "")):
         errors.setdefault("old_password", []).append("is wrong")
-    login = clean["login"] or None if "login" in clean else user.login
-    email = clean["email"] or None if "email" in clean else user.email
+    login = clean.get("login") if "login" in clean else user.login
+    email = clean.get("email") if "email" in clean else user.email
     if not login and not email:
         errors.setdefault("login", []).append("login or email is required")
     if errors:
         raise Unprocessable(errors)
-    user.login, user.email = login, email
-    for name in ("full_name", "tags"):
-        if name in clean:
-            setattr(user, name, clean[name])
-    if "password" in clean:
-        user.set_password(clean["password"])
+    _assign(user, clean)
     _save_unique(user)
     return user
 

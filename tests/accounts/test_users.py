@@ -21,15 +21,10 @@ def test_sign_up_with_an_application_session(app_api, application):
     assert status == 201
     user = body["user"]
     assert set(user) == {
-        "id",
-        "login",
-        "email",
-        "full_name",
-        "user_tags",
-        "created_at",
-        "updated_at",
-        "last_request_at",
-    }
+        "id", "login", "email", "full_name", "user_tags", "created_at", "updated_at",
+        "last_request_at", "phone", "website", "external_user_id", "external_id",
+        "facebook_id", "twitter_id", "blob_id", "custom_data", "avatar", "timezone",
+    }  # fmt: skip
     assert user["login"] == "dana"
     assert user["email"] == "dana@example.com"
     assert user["full_name"] == "Dana Scully"

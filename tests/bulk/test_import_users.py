@@ -79,3 +79,21 @@ def test_bad_files_are_clear_errors(application, write_file):
     result = run_command("import_users", 999999, write_file("v.csv", "login\n"))
     assert result.code == 1 and "there is no application 999999" in result.err
     assert not ApiUser.objects.exists()
+
+
+def test_the_other_user_fields_import_with_the_sign_up_rules(application, write_file):
+    path = write_file(
+        "users.csv",
+        "login,password,phone,website,timezone,facebook_id,custom_data\n"
+        'fay,secret-pass-1,+6110797757,fay.example.com,180,91234409,"{""a"": 1}"\n'
+        "gil,secret-pass-2,call me,,,,\n"
+        "hal,secret-pass-3,,,9999,,\n",
+    )
+    result = run_command("import_users", application.pk, path)
+    assert "rows read: 3, created: 1, failed: 2" in result.out
+    assert "line 3: phone: must be digits" in result.err
+    assert "line 4: timezone: must be between -720 and 840" in result.err
+    fay = ApiUser.objects.get(application=application, login="fay")
+    assert (fay.phone, fay.website, fay.timezone, fay.facebook_id, fay.custom_data) == (
+        "+6110797757", "http://fay.example.com", 180, "91234409", '{"a": 1}',
+    )  # fmt: skip

@@ -16,7 +16,10 @@ from records.importing.readers import (
     read_rows,
 )
 
-COLUMNS = ("login", "password", "email", "full_name", "tags")
+COLUMNS = (
+    "login", "password", "email", "full_name", "tags", "phone", "website", "external_user_id",
+    "external_id", "facebook_id", "twitter_id", "blob_id", "avatar", "custom_data", "timezone",
+)  # fmt: skip
 
 
 class _DryRun(Exception):
@@ -31,8 +34,10 @@ def _messages(exc: ApiError) -> str:
 class Command(BaseCommand):
     help = (
         "Create the users of an application from a CSV or JSON file of login, password, email, "
-        "full_name, tags ('-' reads stdin). Each user is checked as a sign-up is; failed lines "
-        "are listed and the exit status is 1."
+        "full_name, tags and the other user fields (phone, website, external_user_id, "
+        "external_id, facebook_id, twitter_id, blob_id, avatar, custom_data, timezone; '-' "
+        "reads stdin). Each user is checked as a sign-up is; failed lines are listed and the "
+        "exit status is 1."
     )
 
     def add_arguments(self, parser):
