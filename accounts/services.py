@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.deletion import before_owner_deletion
 from accounts.models import ApiSession, ApiUser, Application, same_secret
 from accounts.user_fields import (  # LOGIN_RE and MIN_PASSWORD: the console imports them here
     LOGIN_RE,  # noqa: F401
@@ -234,7 +235,5 @@ def user_delete(*, user: ApiUser) -> None:
     """DELETE /users/{id}: the user, its sessions and its blobs go; the stored objects of
     the blobs are removed once the deletion is committed. Records the user created stay:
     they are the application's data."""
-    from blobs.files import schedule_owned_objects_deletion  # blobs builds on accounts
-
-    schedule_owned_objects_deletion(owner_ids=[user.pk])
+    before_owner_deletion(owner_ids=[user.pk])
     user.delete()

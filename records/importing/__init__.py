@@ -7,9 +7,10 @@
 See docs/bulk.md for the formats and the behaviour.
 """
 
+from config.streams import FORMATS, ImportFailed
+
 from .export import export_records, iter_export
 from .pipeline import DEFAULT_BATCH_SIZE, ImportReport, import_records
-from .readers import FORMATS, ImportFailed
 from .writer import CONFLICT_MODES
 
 __all__ = [

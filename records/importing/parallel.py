@@ -11,9 +11,9 @@ in the database: the workers never touch it).
 import multiprocessing
 from collections import deque
 
+from config.streams import ImportFailed
 from records.ids import new_object_id
 
-from .readers import ImportFailed
 from .rows import Row, RowProblem
 
 CHUNK_ROWS = 1_000

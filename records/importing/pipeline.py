@@ -12,10 +12,10 @@ from django.db import DatabaseError, transaction
 from psycopg import Error as PsycopgError
 
 from accounts.models import ApiUser
+from config.streams import ByteCounter, ImportFailed, RowError, detect_format, read_rows
 from records.ids import new_object_id
 
 from .parallel import ParallelFiller, can_use_workers
-from .readers import ByteCounter, ImportFailed, RowError, detect_format, read_rows
 from .rows import CsvConverter, JsonConverter, RowProblem, SystemValues
 from .writer import CONFLICT_MODES, RecordWriter
 

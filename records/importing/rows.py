@@ -12,9 +12,8 @@ from json.encoder import c_make_encoder, encode_basestring
 from classes import types
 from classes.models import FieldType
 from classes.types import CoercionError
+from config.streams import ImportFailed
 from records.ids import is_object_id
-
-from .readers import ImportFailed
 
 SYSTEM_COLUMNS = ("_id", "_parent_id", "user_id", "created_at", "updated_at")
 _SYSTEM_SET = frozenset(SYSTEM_COLUMNS)

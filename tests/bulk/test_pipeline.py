@@ -6,7 +6,8 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from records.importing import ImportFailed, import_records, readers
+from config import streams as readers
+from records.importing import ImportFailed, import_records
 from records.models import Record
 
 from .conftest import records, run_command

@@ -7,7 +7,7 @@ from django.db import transaction
 from accounts.models import Application
 from accounts.services import user_create
 from config.api.errors import ApiError, error_body
-from records.importing.readers import (
+from config.streams import (
     FORMATS,
     ByteCounter,
     ImportFailed,

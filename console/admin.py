@@ -1,4 +1,7 @@
-"""Console screens for applications (with their keys) and their users."""
+"""Console screens for applications (with their keys) and their users.
+
+They live in the console, not in accounts, because they show what builds on accounts
+(classes, records, files): accounts imports none of those apps."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -10,9 +13,9 @@ from django.urls import include, path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from accounts.deletion import before_owner_deletion
 from accounts.models import ApiUser, Application
 from accounts.services import LOGIN_RE, MIN_PASSWORD, parse_tags
-from blobs.files import schedule_owned_objects_deletion
 from classes.models import ObjectClass
 from config.api.errors import Unprocessable
 from config.api.indexes import is_index
@@ -158,11 +161,11 @@ class ApplicationAdmin(admin.ModelAdmin):
         return lines, {"applications": len(objs)}, set(), []
 
     def delete_model(self, request, obj):
-        schedule_owned_objects_deletion(application_ids=[obj.pk])
+        before_owner_deletion(application_ids=[obj.pk])
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        schedule_owned_objects_deletion(application_ids=list(queryset.values_list("pk", flat=True)))
+        before_owner_deletion(application_ids=list(queryset.values_list("pk", flat=True)))
         super().delete_queryset(request, queryset)
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -326,11 +329,11 @@ class ApiUserAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def delete_model(self, request, obj):
-        schedule_owned_objects_deletion(owner_ids=[obj.pk])
+        before_owner_deletion(owner_ids=[obj.pk])
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        schedule_owned_objects_deletion(owner_ids=list(queryset.values_list("pk", flat=True)))
+        before_owner_deletion(owner_ids=list(queryset.values_list("pk", flat=True)))
         super().delete_queryset(request, queryset)
 
     def _back_to_list(self, obj):

@@ -1,4 +1,7 @@
-"""Streaming readers for the three import formats.
+"""Streaming readers for the three import formats (CSV, JSON array, NDJSON).
+
+They stand below the apps that import files (`records.importing` for records,
+`import_users` of accounts for users) and know nothing of either.
 
 Each reader takes a binary stream and yields `(line_number, item)` one row at a time, so a
 multi-GB file is read in constant memory. `item` is a list of cells (CSV, after the header),
