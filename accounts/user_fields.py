@@ -146,8 +146,11 @@ def clean_custom_data(value):
 
 def clean_blob_id(value, *, application_id: int):
     """The id of a blob of the same application (the user's avatar file), or null."""
-    from blobs.models import Blob  # blobs builds on accounts
+    # The model the `blob` foreign key names: accounts imports nothing of blobs, which
+    # builds on accounts (tests/test_layers.py).
+    from accounts.models import ApiUser
 
+    Blob = ApiUser._meta.get_field("blob").related_model
     blob_id = _integer(value, low=1, high=MAX_BIGINT)
     if blob_id is None:
         return None
