@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "records",
     "blobs",
     "console",
+    "events",
+    "procrastinate.contrib.django",
 ]
 
 MIDDLEWARE = [
@@ -200,6 +202,15 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", not EMAIL_USE_SSL)  # STARTTLS
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cubebase <noreply@localhost>")
 SIGNATURE_MAX_AGE_SECONDS = env_int("SIGNATURE_MAX_AGE_SECONDS", 3600)
+
+# Live events and webhooks (docs/events.md).
+EVENTS_RETENTION_SECONDS = env_int("EVENTS_RETENTION_SECONDS", 24 * 3600)
+EVENTS_PING_SECONDS = env_int("EVENTS_PING_SECONDS", 15)
+EVENTS_QUEUE_SIZE = env_int("EVENTS_QUEUE_SIZE", 256)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_RETRY_SECONDS = env_int("WEBHOOK_RETRY_SECONDS", 25 * 3600)
+# Webhook targets on loopback, private or link-local addresses are refused unless allowed.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", TESTING)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.CBTokenAuthentication"],

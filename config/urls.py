@@ -13,6 +13,7 @@ urlpatterns = [
     # so `make run` needs no web server in front (put one there for heavy traffic).
     re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),
     path("", include("accounts.urls")),
+    path("", include("events.urls")),  # before records: `events` is not a record id
     path("", include("records.urls")),
     path("", include("blobs.urls")),
 ]

@@ -200,6 +200,14 @@ def _bounding_box(lon_alias, lat_alias, near) -> Q:
 def filtered(klass, query: Query, caller, action: str = "read"):
     """The records of `klass` that match the query's conditions and that `caller` may
     perform `action` on; not ordered, not sliced."""
+    return conditioned(Record.objects.for_class(klass).visible_to(caller, action), query)
+
+
+def conditioned(queryset, query: Query):
+    """`queryset` narrowed to the rows that match the query's conditions (its terms, its
+    `or` group and `near`). Any queryset over a model with the records table's column
+    names works: the journal's record versions use it to test a subscription's conditions
+    (events/journal.py), with exactly the SQL a list runs."""
     aliases = Aliases()
     condition = Q()
     for term in query.terms:
@@ -213,7 +221,6 @@ def filtered(klass, query: Query, caller, action: str = "read"):
     if query.near is not None:
         lon, lat = aliases.location(query.near.field)
         near_q = _bounding_box(lon, lat, query.near)
-    queryset = Record.objects.for_class(klass).visible_to(caller, action)
     if aliases.exprs:
         queryset = queryset.alias(**aliases.exprs)
     queryset = queryset.filter(condition & near_q)

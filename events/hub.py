@@ -1,0 +1,278 @@
+"""The per-process fan-out: one LISTEN connection, one journal reader, many subscribers.
+
+A server process holds one `Hub` per event loop. While it has subscribers it keeps one
+psycopg (async) connection that LISTENs on `cubebase_events`; a notification, or a poll
+every second when there is none, makes it read the journal from its position
+(`journal.read_after`), load the classes and evaluate the conditions those rows need (one
+SQL query per distinct set of conditions, whatever the number of subscribers), then put
+the batch into every subscriber's bounded queue. Each stream renders what its subscriber
+may see (`subscriptions.render`). Journal reads run in one dedicated thread with its own
+database connection, so the event loop never blocks and subscribers hold no thread.
+
+Once a second the hub also re-reads the sessions of its subscribers (one query): a deleted
+or expired session ends its stream, and a change of the user's tags applies from then on.
+"""
+
+import asyncio
+import logging
+import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+import psycopg
+from django.conf import settings
+from django.db import connection
+from django.db.utils import InterfaceError, OperationalError
+from django.utils import timezone
+
+from accounts.models import ApiSession
+from classes.models import ObjectClass
+from events import journal
+from events.models import CHANNEL
+from events.subscriptions import Batch
+
+logger = logging.getLogger(__name__)
+
+MAX_ROWS_PER_READ = 5000
+IDLE_POLL_SECONDS = 1.0
+SESSION_CHECK_SECONDS = 1.0
+
+_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
+_all_hubs: "weakref.WeakSet[Hub]" = weakref.WeakSet()
+
+
+def get_hub() -> "Hub":
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub()
+        _all_hubs.add(hub)
+    return hub
+
+
+def close_hub_connections() -> None:
+    """Close the database connection of every hub's thread (tests, before the test
+    database is dropped; a server process just exits)."""
+    for hub in list(_all_hubs):
+        hub.executor.submit(close_connection).result(timeout=10)
+
+
+def listen_params() -> dict:
+    """psycopg connection parameters of Django's default database (no Django adapters)."""
+    params = connection.get_connection_params()
+    return {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
+
+
+def close_connection() -> None:
+    """The calling thread's Django connection (`connection` is per thread)."""
+    connection.close()
+
+
+def _with_retry(fn, *args):
+    """Run a database function in the hub thread; one retry on a broken connection."""
+    try:
+        return fn(*args)
+    except (InterfaceError, OperationalError):
+        connection.close()
+        return fn(*args)
+
+
+def read_batch(position, conditions: dict, limit=MAX_ROWS_PER_READ):
+    """Everything final after `position` (up to `limit` rows) as one Batch, and whether
+    committed rows are still held back by an older running transaction."""
+    rows = []
+    while len(rows) < limit:
+        page, position = journal.read_after(position)
+        if not page:
+            break
+        rows += page
+    batch = Batch(rows=rows, position=position)
+    if rows:
+        prepare(batch, conditions)
+    return batch, journal.waiting_rows(journal.current_xmin())
+
+
+def prepare(batch: Batch, conditions: dict) -> None:
+    """Load the batch's classes and evaluate each distinct set of conditions on it."""
+    class_ids = {row.event.object_class_id for row in batch.rows}
+    batch.classes.update(
+        (k.pk, k) for k in ObjectClass.objects.filter(pk__in=class_ids).prefetch_related("fields")
+    )
+    for key, (class_id, query) in conditions.items():
+        if key in batch.matches:
+            continue
+        ids = [row.id for row in batch.rows if row.event.object_class_id == class_id]
+        if not ids:
+            batch.matches[key] = (set(), set())
+            continue
+        batch.matches[key] = (
+            journal.matching_ids(query, ids, "new"),
+            journal.matching_ids(query, ids, "old"),
+        )
+
+
+def session_states(session_ids) -> dict:
+    """{session id: user tags} of the sessions still alive among `session_ids`."""
+    now = timezone.now()
+    alive = {}
+    rows = ApiSession.objects.filter(pk__in=session_ids).select_related("user")
+    for session in rows:
+        if not session.is_expired(now):
+            alive[session.pk] = tuple(session.user.tags) if session.user else ()
+    return alive
+
+
+class Hub:
+    def __init__(self):
+        self.subscribers: set = set()
+        self.position = None
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="events-hub")
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task | None = None
+        self.stopping = False
+        self.sessions_checked = 0.0
+
+    async def run(self, fn, *args):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, partial(_with_retry, fn, *args))
+
+    # --- subscribers ------------------------------------------------------------------
+
+    async def subscribe(self, sub, start=None) -> list:
+        """Register `sub`; answers the batches it must render first: its catch-up from
+        `start` (a position it resumes from), or a `reset` marker when that is too old."""
+        await self._ensure_running()
+        if start is None:
+            self._register(sub)
+            return []
+        if await self.run(journal.pruned_beyond, start):
+            self._register(sub)
+            return ["reset"]
+        segments = journal.segments_between(start, self.position)
+        if segments is None:  # the client was further on another node: move on first
+            await self.read_now()
+            segments = journal.segments_between(start, self.position)
+        if segments is None:
+            self._register(sub)
+            return ["reset"]
+        end = self.position
+        self._register(sub)  # live batches queue up from `end` while we catch up
+        rows = await self.run(journal.read_segments, segments)
+        batch = Batch(rows=rows, position=end)
+        if rows:
+            conditions = self._conditions([sub])
+            await self.run(prepare, batch, conditions)
+        return [batch]
+
+    def _register(self, sub) -> None:
+        sub.position = self.position
+        self.subscribers.add(sub)
+        self._start()  # in case the reading task stopped while this one was checked
+
+    def unsubscribe(self, sub) -> None:
+        self.subscribers.discard(sub)
+
+    @staticmethod
+    def _conditions(subs) -> dict:
+        return {s.conditions_key: (s.class_id, s.query) for s in subs if s.query is not None}
+
+    # --- the loop -----------------------------------------------------------------------
+
+    async def _ensure_running(self) -> None:
+        """A hub that is not reading starts again from "now": what was written while
+        nobody listened here is nobody's live event."""
+        if self.task is None or self.stopping:
+            if not self.subscribers:
+                self.position = await self.run(journal.now_position)
+            self._start()
+
+    def _start(self) -> None:
+        if self.task is None or self.stopping:
+            self.stopping = False
+            self.task = asyncio.create_task(self._main())
+
+    async def _main(self) -> None:
+        listener = listening = None
+        try:
+            listener = await psycopg.AsyncConnection.connect(autocommit=True, **listen_params())
+            await listener.execute(f"LISTEN {CHANNEL}")
+            listening = asyncio.create_task(self._listen(listener))
+        except psycopg.Error:
+            logger.exception("events: cannot LISTEN; polling every second instead")
+        try:
+            await self._loop()
+        finally:
+            if listening is not None:
+                listening.cancel()
+            if listener is not None:
+                await listener.close()
+            await self.run(close_connection)
+
+    async def _listen(self, listener) -> None:
+        async for _ in listener.notifies():
+            self.wake.set()
+
+    async def _loop(self) -> None:
+        delay = IDLE_POLL_SECONDS
+        idle = 0
+        while True:
+            idle = 0 if self.subscribers else idle + 1
+            if idle > 1:  # nobody for a whole poll: stop (a new subscriber starts it again)
+                self.stopping = True
+                return
+            try:
+                await asyncio.wait_for(self.wake.wait(), delay)
+            except TimeoutError:
+                pass
+            self.wake.clear()
+            try:
+                waiting = await self.read_now()
+                await self._check_sessions()
+            except Exception:  # a database hiccup must not end every stream
+                logger.exception("events: reading the journal failed")
+                waiting = False
+            # Rows committed behind a running older transaction: look again soon (its
+            # end sends no notification when it wrote no record).
+            if waiting:
+                delay = 0.005 if delay >= IDLE_POLL_SECONDS else min(delay * 2, 0.2)
+            else:
+                delay = IDLE_POLL_SECONDS
+
+    async def read_now(self) -> bool:
+        """Read what is final, hand it to every subscriber; answers whether rows wait."""
+        conditions = self._conditions(self.subscribers)
+        batch, waiting = await self.run(read_batch, self.position, conditions)
+        if len(batch.rows) >= MAX_ROWS_PER_READ:
+            self.wake.set()  # more to read: come back at once
+        if batch.rows:
+            # Subscribers that came while reading may have conditions not evaluated yet.
+            conditions = self._conditions(self.subscribers).items()
+            missing = {k: v for k, v in conditions if k not in batch.matches}
+            if missing:
+                await self.run(prepare, batch, missing)
+        # No await from here on: a subscriber registered at this position gets every
+        # batch after it and none before.
+        self.position = batch.position
+        if batch.rows:
+            for sub in list(self.subscribers):
+                sub.offer(batch)
+        return waiting
+
+    async def _check_sessions(self) -> None:
+        if time.monotonic() - self.sessions_checked < SESSION_CHECK_SECONDS:
+            return
+        self.sessions_checked = time.monotonic()
+        subs = [s for s in self.subscribers if s.session_id is not None]
+        if not subs:
+            return
+        alive = await self.run(session_states, {s.session_id for s in subs})
+        for sub in subs:
+            if sub.session_id not in alive:
+                sub.end("session ended")
+            else:
+                sub.set_groups(alive[sub.session_id])
+
+
+def ping_seconds() -> float:
+    return float(settings.EVENTS_PING_SECONDS)

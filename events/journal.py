@@ -1,0 +1,177 @@
+"""Reading the event journal in a safe order, and pruning it.
+
+The pitfall: `events_event.id` comes from a sequence when the trigger runs, before commit.
+A reader that asks for "id > last seen" can pass over a row whose transaction took a
+smaller id but commits later, and never see it.
+
+The scheme here never does. Every row carries its transaction's id (`xid`). PostgreSQL
+tells us `xmin`, the oldest transaction still running: every transaction below it has
+finished, so the set of rows with `xid < xmin` is final. The journal is therefore read in
+*batches* `[lo, hi)` of transaction ids where `hi` was an `xmin` when the batch was opened;
+within a batch, rows go out in `id` order. A position is the triple (lo, hi, seq): every
+row with `xid < lo` is behind it, and so is every row of the batch `[lo, hi)` with
+`id <= seq`. Any node can resume from any position exactly, whatever batches it has
+opened itself, because a batch's content never changes once `hi` is an `xmin`.
+
+Order per record is commit order: two transactions that change one record are ordered by
+its row lock, so the second one's journal row has the larger `id`; and the second cannot
+fall into an earlier batch than the first (it finished after the first did).
+
+The price: a row is delivered only once every older write transaction has finished, so a
+write transaction that stays open holds events back until it ends (docs/events.md).
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max
+
+from events.models import Event, JournalState, NewVersion, OldVersion, record_from_json
+from records.query.compile import conditioned
+
+PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class Position:
+    lo: int
+    hi: int
+    seq: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.lo}-{self.hi}-{self.seq}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Position | None":
+        """A position from an event id a client sent back; None if it is not one."""
+        parts = (text or "").strip().split("-")
+        if len(parts) != 3 or not all(p.isdigit() and len(p) <= 19 for p in parts):
+            return None
+        lo, hi, seq = (int(p) for p in parts)
+        return cls(lo, hi, seq) if lo <= hi else None
+
+
+def current_xmin() -> int:
+    """The oldest transaction id still running (every smaller one has finished)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        return cursor.fetchone()[0]
+
+
+def now_position() -> Position:
+    """The position of "now": every committed event so far is behind it... except those of
+    transactions still running, which will come after it."""
+    xmin = current_xmin()
+    return Position(xmin, xmin, 0)
+
+
+def waiting_rows(xmin: int) -> bool:
+    """Are there committed rows that a running older transaction still holds back?"""
+    return Event.objects.filter(xid__gte=xmin).exists()
+
+
+class Row:
+    """One journal row as the stream and the webhooks use it."""
+
+    def __init__(self, event: Event, position: Position):
+        self.event = event
+        self.position = position  # the position just after this row
+
+    @property
+    def id(self) -> int:
+        return self.event.id
+
+    @property
+    def op(self) -> str:
+        return self.event.op
+
+    @cached_property
+    def new(self):
+        return record_from_json(self.event.new)
+
+    @cached_property
+    def old(self):
+        return record_from_json(self.event.old)
+
+
+def read_segment(lo: int, hi: int, after: int, upto: int | None = None, limit=PAGE_SIZE):
+    """Rows of the batch [lo, hi) with after < id (<= upto), in id order, at most `limit`."""
+    rows = Event.objects.filter(xid__gte=lo, xid__lt=hi, id__gt=after)
+    if upto is not None:
+        rows = rows.filter(id__lte=upto)
+    return [Row(e, Position(lo, hi, e.id)) for e in rows.order_by("id")[:limit]]
+
+
+def read_after(position: Position, limit=PAGE_SIZE) -> tuple[list[Row], Position]:
+    """The next rows after `position` that are final now (at most `limit`), and the
+    position after them. When the current batch is drained, opens the next one at the
+    current `xmin`; called until it answers no rows, it has read everything final."""
+    rows = read_segment(position.lo, position.hi, position.seq, limit=limit)
+    if rows:
+        return rows, rows[-1].position
+    xmin = current_xmin()
+    if xmin <= position.hi:
+        return [], position
+    rows = read_segment(position.hi, xmin, 0, limit=limit)
+    return rows, rows[-1].position if rows else Position(position.hi, xmin, 0)
+
+
+def segments_between(start: Position, end: Position) -> list[tuple[int, int, int, int | None]]:
+    """The batches to read to go from `start` to `end` (both positions), as (lo, hi, after,
+    upto) tuples; None when `start` is not behind `end` in a way this node can follow (the
+    caller moves `end` on and asks again)."""
+    if (start.lo, start.hi) == (end.lo, end.hi):
+        return [(start.lo, start.hi, start.seq, end.seq)] if start.seq <= end.seq else None
+    if start.hi > end.lo:
+        return None
+    segments = [(start.lo, start.hi, start.seq, None)]
+    if start.hi < end.lo:
+        segments.append((start.hi, end.lo, 0, None))
+    segments.append((end.lo, end.hi, 0, end.seq))
+    return segments
+
+
+def read_segments(segments) -> list[Row]:
+    """Every row of the given segments, in order (pages of PAGE_SIZE)."""
+    out = []
+    for lo, hi, after, upto in segments:
+        while True:
+            page = read_segment(lo, hi, after, upto)
+            out += page
+            if len(page) < PAGE_SIZE:
+                break
+            after = page[-1].id
+    return out
+
+
+def pruned_beyond(position: Position) -> bool:
+    """Were events after `position` pruned? (Then the client must reload: `reset`.)"""
+    state = JournalState.objects.filter(pk=1).first()
+    return state is not None and state.pruned_xid >= position.lo
+
+
+def matching_ids(query, event_ids, side: str) -> set[int]:
+    """The events among `event_ids` whose record version (`new` or `old`) matches the
+    conditions of `query`, tested by the same SQL as a list (records.query.compile)."""
+    model = NewVersion if side == "new" else OldVersion
+    queryset = conditioned(model.objects.filter(event_id__in=event_ids), query)
+    return set(queryset.values_list("event_id", flat=True))
+
+
+@transaction.atomic
+def prune(now: int) -> int:
+    """Remove events older than the retention. Events not yet handed to webhooks are kept.
+    Answers how many rows went."""
+    state, _ = JournalState.objects.select_for_update().get_or_create(pk=1)
+    old = Event.objects.filter(occurred_at__lt=now - settings.EVENTS_RETENTION_SECONDS)
+    if state.dispatched_lo is not None:
+        old = old.filter(xid__lt=state.dispatched_lo)
+    top = old.aggregate(top=Max("xid"))["top"]
+    if top is None:
+        return 0
+    count, _ = old.delete()
+    state.pruned_xid = max(state.pruned_xid, top)
+    state.save(update_fields=["pruned_xid"])
+    return count

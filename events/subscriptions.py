@@ -1,0 +1,127 @@
+"""What one subscriber sees of a batch of journal rows (API.md §9), decided by the same
+permission code as every read (`records.permissions.can`) and the same conditions SQL as a
+list (`journal.matching_ids`).
+
+For each row of the subscriber's class:
+- create: `create` if the new record is readable and matches;
+- delete: `delete` (id only) if the record was readable and matching before;
+- update: `update` if readable and matching after; otherwise `leave` (id only) if it was
+  readable and matching before; otherwise nothing. A record the subscriber could never see
+  produces nothing at all, not even its id.
+Class permissions are those of the class now; record permissions are the version's own.
+"""
+
+import asyncio
+import json
+from dataclasses import dataclass, field, replace
+
+from django.conf import settings
+
+from events.journal import Position, Row
+from records.permissions import can
+from records.serializers import record_json
+
+ALL_TYPES = frozenset({"create", "update", "delete"})
+
+
+@dataclass
+class Batch:
+    """Rows read together, the classes they belong to (fresh), and for each distinct set
+    of conditions the events whose new / old version matches it."""
+
+    rows: list[Row]
+    position: Position
+    classes: dict = field(default_factory=dict)
+    matches: dict = field(default_factory=dict)  # key -> ({new ids}, {old ids})
+
+
+class Subscription:
+    """One open stream: who is asking, for which class, under which conditions."""
+
+    def __init__(self, *, caller, klass, query, conditions_key, types):
+        self.caller = caller
+        self.application_id = klass.application_id
+        self.class_id = klass.pk
+        self.query = query  # None when the subscription has no conditions
+        self.conditions_key = conditions_key
+        self.types = types
+        self.session_id = caller.session.pk if caller.session else None
+        self.queue = asyncio.Queue(maxsize=settings.EVENTS_QUEUE_SIZE)
+        self.position: Position | None = None
+        self.ended: str | None = None
+
+    def offer(self, batch: Batch) -> None:
+        """Queue a batch; a subscriber too slow to keep up is ended (it resumes with
+        Last-Event-ID from the journal when it reconnects)."""
+        try:
+            self.queue.put_nowait(batch)
+        except asyncio.QueueFull:
+            self.end("too slow")
+
+    def end(self, reason: str) -> None:
+        if self.ended is None:
+            self.ended = reason
+        try:
+            self.queue.put_nowait(None)
+        except asyncio.QueueFull:
+            pass  # the reader checks `ended` before each batch
+
+    def set_groups(self, groups: tuple) -> None:
+        if groups != self.caller.groups:
+            self.caller = replace(self.caller, groups=groups)
+
+
+def _sees(sub, record, klass, matched, event_id) -> bool:
+    if record is None or not can(sub.caller, record, "read", klass):
+        return False
+    return matched is None or event_id in matched
+
+
+def decide(sub, row: Row, klass, matches) -> str | None:
+    """The event `sub` gets for `row`: create, update, delete, leave, or None."""
+    new_ids, old_ids = matches if matches is not None else (None, None)
+    if row.op == "create":
+        seen = "create" in sub.types and _sees(sub, row.new, klass, new_ids, row.id)
+        return "create" if seen else None
+    if row.op == "delete":
+        seen = "delete" in sub.types and _sees(sub, row.old, klass, old_ids, row.id)
+        return "delete" if seen else None
+    if "update" not in sub.types:
+        return None
+    if _sees(sub, row.new, klass, new_ids, row.id):
+        return "update"
+    if _sees(sub, row.old, klass, old_ids, row.id):
+        return "leave"
+    return None
+
+
+def _data(row: Row, klass, kind: str) -> str:
+    """The `data:` line's JSON, built once per row and kind whoever receives it."""
+    cache = row.__dict__.setdefault("_frames", {})
+    full = kind in ("create", "update")
+    if full not in cache:
+        record = record_json(row.new, klass) if full else {"_id": row.event.record_id}
+        cache[full] = json.dumps({"class_name": klass.name, "record": record})
+    return cache[full]
+
+
+def frame(event: str, data: str, position) -> str:
+    return f"id: {position}\nevent: {event}\ndata: {data}\n\n"
+
+
+def render(sub, batch: Batch) -> str:
+    """The SSE text `sub` receives for `batch` (possibly empty); moves its position on."""
+    out = []
+    klass = batch.classes.get(sub.class_id)
+    matches = batch.matches.get(sub.conditions_key) if sub.query is not None else None
+    for row in batch.rows:
+        event = row.event
+        if klass is None or event.object_class_id != sub.class_id:
+            continue
+        if event.application_id != sub.application_id:
+            continue
+        kind = decide(sub, row, klass, matches)
+        if kind is not None:
+            out.append(frame(kind, _data(row, klass, kind), row.position))
+    sub.position = batch.position
+    return "".join(out)

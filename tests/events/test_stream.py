@@ -1,0 +1,81 @@
+"""The subscription endpoint end to end (in-process ASGI view), and its errors."""
+
+from asgiref.sync import sync_to_async
+
+from accounts.caller import Caller
+from records import services
+from tests.conftest import token_for
+from tests.events.streams import run, subscribe
+
+
+def test_a_created_record_arrives(thing, owner, application):
+    token = token_for(application, owner)
+
+    async def scenario():
+        stream = await subscribe(token)
+        assert stream.status == 200
+        assert stream.response["Content-Type"] == "text/event-stream"
+        record = await sync_to_async(services.record_create)(
+            caller=Caller.for_user(owner), klass=thing, data={"name": "a", "age": 3}
+        )
+        [event] = await stream.events(1)
+        await stream.close()
+        return record, event
+
+    record, event = run(scenario())
+    assert event["event"] == "create"
+    assert event["data"]["class_name"] == "thing"
+    assert event["data"]["record"]["_id"] == record.id
+    assert event["data"]["record"]["age"] == 3
+    assert event["data"]["record"]["permissions"]["read"] == {"access": "open"}
+
+
+def test_no_session_is_401_with_the_sdk_text(thing):
+    async def scenario():
+        return await subscribe(None), await subscribe("nope")
+
+    for stream in run(scenario()):
+        assert stream.status == 401
+        assert b"Required session does not exist" in stream.response.content
+
+
+def test_unknown_class_is_404_and_bad_conditions_are_rejected(thing, owner, application):
+    token = token_for(application, owner)
+
+    async def scenario():
+        return (
+            await subscribe(token, "nothing"),
+            await subscribe(token, params={"nofield": "1"}),
+            await subscribe(token, params={"age[zz]": "1"}),
+            await subscribe(token, params={"types": "create,bogus"}),
+        )
+
+    statuses = [s.status for s in run(scenario())]
+    assert statuses == [404, 422, 400, 400]
+
+
+def test_deleting_the_session_ends_the_stream(thing, owner, application):
+    from accounts.models import ApiSession
+
+    token = token_for(application, owner)
+
+    async def scenario():
+        stream = await subscribe(token)
+        await sync_to_async(ApiSession.objects.filter(user=owner).delete)()
+        return await stream.ended(timeout=5)
+
+    assert run(scenario())
+
+
+def test_pings_carry_a_position(thing, owner, application, settings):
+    settings.EVENTS_PING_SECONDS = 0.2
+    token = token_for(application, owner)
+
+    async def scenario():
+        stream = await subscribe(token)
+        await stream.quiet_for(0.5)
+        await stream.close()
+        return stream.text
+
+    text = run(scenario())
+    assert ": ping\nid: " in text
