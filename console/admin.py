@@ -23,6 +23,9 @@ from config.api.indexes import is_index
 admin.site.site_header = "cubebase"
 admin.site.site_title = "cubebase console"
 admin.site.index_title = "Dashboard"
+# The front page has its own template: overriding admin/index.html would also change every
+# app's index page (admin/app_index.html extends it), which then showed the cards' context.
+admin.site.index_template = "console/index.html"
 
 _admin_index = admin.site.index
 
@@ -252,7 +255,9 @@ class ApiUserForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         app = data.get("application") or self.instance.application_id and self.instance.application
-        if not data.get("login") and not data.get("email"):
+        # Only when neither was typed: a login or email refused above already says why.
+        typed = (self.data.get("login") or "").strip() or (self.data.get("email") or "").strip()
+        if not typed:
             raise forms.ValidationError("A login or an email is required.")
         others = ApiUser.objects.filter(application=app).exclude(pk=self.instance.pk)
         if data.get("login") and others.filter(login=data["login"]).exists():

@@ -11,10 +11,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from classes import services as class_services
-from classes.models import Field, ObjectClass
+from classes.models import Field, FieldType, ObjectClass
 from config.api.errors import Unprocessable
 from console.base import application_or_404, class_or_404, error_lines, render
-from console.forms import ClassForm, FieldForm, FieldFormSet, class_permission_forms
+from console.forms import (
+    FILE_NOT_INDEXED,
+    INVALID_LEVELS,
+    ClassForm,
+    FieldForm,
+    FieldFormSet,
+    class_permission_forms,
+)
 from records.models import Record
 
 
@@ -119,6 +126,9 @@ def field_index(request, app_id, class_name, field_name):
     klass = class_or_404(app, class_name)
     field = get_object_or_404(Field, object_class=klass, name=field_name)
     indexed = request.POST.get("indexed") == "1"
+    if indexed and field.type == FieldType.FILE:
+        messages.error(request, f"Field “{field.name}”: {FILE_NOT_INDEXED}")
+        return HttpResponseRedirect(class_url(klass))
     try:
         class_services.field_set_indexed(field=field, indexed=indexed)
     except Unprocessable as exc:
@@ -177,7 +187,9 @@ def class_permissions(request, app_id, class_name):
     klass = class_or_404(app, class_name)
     forms = class_permission_forms(klass, request.POST or None)
     service_errors = []
-    if request.method == "POST" and all(form.is_valid() for form in forms):
+    if request.method == "POST" and not all([form.is_valid() for form in forms]):
+        service_errors = [INVALID_LEVELS]
+    elif request.method == "POST":
         try:
             class_services.class_update_permissions(
                 klass=klass, permissions={form.action: form.value() for form in forms}

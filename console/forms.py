@@ -22,6 +22,10 @@ LEVEL_LABELS = {
 }
 
 
+FILE_NOT_INDEXED = "a File field takes no index: no filter reads it."
+INVALID_LEVELS = "a level below needs a fix (see the message beside it)."
+
+
 class ClassForm(forms.Form):
     name = forms.CharField(
         label="Class name", max_length=64, validators=[validate_name], help_text="e.g. Profile"
@@ -32,6 +36,12 @@ class FieldForm(forms.Form):
     name = forms.CharField(label="Field name", max_length=64, validators=[validate_field_name])
     type = forms.ChoiceField(label="Type", choices=FieldType.choices)
     indexed = forms.BooleanField(label="Indexed", required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("indexed") and data.get("type") == FieldType.FILE:
+            self.add_error("indexed", FILE_NOT_INDEXED)
+        return data
 
 
 class BaseFieldFormSet(forms.BaseFormSet):
@@ -79,21 +89,24 @@ class AccessForm(forms.Form):
         if not switch:
             del self.fields["use_class_permissions"]
 
-    def clean_ids(self):
-        ids = _split(self.cleaned_data.get("ids"))
-        if not all(is_index(i) for i in ids):
-            raise forms.ValidationError("Ids are whole numbers, separated by commas.")
-        return [int(i) for i in ids]
-
-    def clean_groups(self):
-        return _split(self.cleaned_data.get("groups"))
-
     def clean(self):
+        """Groups and ids are read only for the level that uses them: a stale value left in
+        the hidden input of another level neither blocks the save nor is kept."""
         data = super().clean()
-        if data.get("access") == "open_for_groups" and not data.get("groups"):
-            self.add_error("groups", "Give at least one group.")
-        if data.get("access") == "open_for_users_ids" and not data.get("ids"):
-            self.add_error("ids", "Give at least one user id.")
+        access = data.get("access")
+        groups, ids = _split(data.get("groups")), _split(data.get("ids"))
+        data["groups"], data["ids"] = [], []
+        if access == "open_for_groups":
+            if not groups:
+                self.add_error("groups", "Give at least one group.")
+            data["groups"] = groups
+        if access == "open_for_users_ids":
+            if not ids:
+                self.add_error("ids", "Give at least one user id.")
+            elif not all(is_index(i) for i in ids):
+                self.add_error("ids", "Ids are whole numbers, separated by commas.")
+            else:
+                data["ids"] = [int(i) for i in ids]
         return data
 
     def value(self) -> dict:

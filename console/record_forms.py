@@ -2,20 +2,51 @@
 client would send, and the record services coerce them through `classes.types`, so the
 console accepts and refuses exactly what the API does."""
 
+import json
+
 from django import forms
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 
 from classes.models import FieldType
+from classes.types import CoercionError, coerce_value
+from records.ids import is_object_id
+
+
+def item_text(item) -> str:
+    """How one Array item shows in its input: a string as itself, any other JSON value as
+    JSON (`1`, `true`, `null`). A string that would read back as something else (`"1"`,
+    `"true"`, `""`) shows in JSON quotes, so every item keeps its JSON type through an edit."""
+    if isinstance(item, str) and item.strip():
+        try:
+            json.loads(item)
+        except ValueError:
+            return item
+    return json.dumps(item, ensure_ascii=False)
+
+
+def item_value(text: str):
+    """The reverse of `item_text`: JSON when the text is JSON, else the text as a string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+ARRAY_HELP = (
+    "Array: one value per item. 12, 1.5, true, false and null are JSON values; anything else "
+    'is text; "12" in quotes is the text 12.'
+)
 
 
 class ListEditor(forms.Widget):
-    """An Array field: one text input per item, with add/remove buttons (console.js)."""
+    """An Array field: one text input per item, with add/remove buttons (console.js).
+    Items are written as `item_text` shows them; an empty input is no item."""
 
     def format_value(self, value):
         if value in (None, ""):
             return []
-        return [("" if v is None else str(v)) for v in value]
+        return [item_text(v) for v in value]
 
     def render(self, name, value, attrs=None, renderer=None):
         items = self.format_value(value)
@@ -34,7 +65,7 @@ class ListEditor(forms.Widget):
         )
 
     def value_from_datadict(self, data, files, name):
-        return [item for item in data.getlist(name) if item.strip() != ""]
+        return [item_value(item) for item in data.getlist(name) if item.strip() != ""]
 
     def value_omitted_from_data(self, data, files, name):
         return False
@@ -44,7 +75,8 @@ class ArrayField(forms.Field):
     widget = ListEditor
 
     def has_changed(self, initial, data):
-        return ListEditor().format_value(initial) != (data or [])
+        # Compared as JSON: in Python 1 == True, in a record they differ.
+        return json.dumps(initial or []) != json.dumps(data or [])
 
 
 class LocationWidget(forms.MultiWidget):
@@ -149,7 +181,7 @@ def form_field(field):
     if kind == FieldType.BOOLEAN:
         return forms.BooleanField(label=label, required=False, help_text=help_text)
     if kind == FieldType.ARRAY:
-        return ArrayField(label=label, required=False, help_text="Array: one value per item")
+        return ArrayField(label=label, required=False, help_text=ARRAY_HELP)
     if kind == FieldType.LOCATION:
         return LocationField(label=label, help_text="Location: longitude, latitude")
     if kind == FieldType.DATE:
@@ -195,6 +227,20 @@ class RecordForm(forms.Form):
             raise forms.ValidationError("No user of this application has this id.")
         return user
 
+    def clean(self):
+        """Every typed value through the coercion module the services use, so all the
+        form's errors show at once, each beside its field (the services check again)."""
+        data = super().clean()
+        for name, value in self.record_data().items():
+            try:
+                coerce_value(self.klass.field_map()[name].type, value)
+            except CoercionError as exc:
+                self.add_error(name, str(exc))
+        parent = data.get("parent_id")
+        if parent and not is_object_id(parent):
+            self.add_error("parent_id", "must be the _id of a record")
+        return data
+
     def file_fields(self) -> list:
         return [f for f in self.class_fields if f.type == FieldType.FILE]
 
@@ -206,7 +252,9 @@ class RecordForm(forms.Form):
         for field in self.class_fields:
             if field.type == FieldType.FILE:
                 continue
-            value = self.cleaned_data.get(field.name)
+            if field.name not in self.cleaned_data:
+                continue  # refused by its form field, already said beside it
+            value = self.cleaned_data[field.name]
             if field.type != FieldType.BOOLEAN and value in ("", []):
                 value = None if field.type != FieldType.ARRAY or self.record is None else []
             if self.record is None and value in (None, []) and field.type != FieldType.BOOLEAN:

@@ -20,7 +20,7 @@ from classes.models import RECORD_ACTIONS, FieldType
 from config.api.errors import ApiError, Unprocessable
 from config.api.indexes import parse_int
 from console.base import admin_caller, application_or_404, class_or_404, error_lines, render
-from console.forms import record_permission_forms
+from console.forms import INVALID_LEVELS, record_permission_forms
 from console.record_forms import RecordForm
 from records.models import Record
 
@@ -48,6 +48,11 @@ def records_url(klass, **params) -> str:
 def record_url(record) -> str:
     klass = record.object_class
     return reverse("admin:console_record", args=[klass.application_id, klass.name, record.id])
+
+
+def utc_text(seconds: int) -> str:
+    """Record times (Unix seconds) as the console shows them everywhere: UTC date and time."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def record_or_404(klass, record_id) -> Record:
@@ -137,7 +142,7 @@ def record_list(request, app_id, class_name):
 def _row(record, fields) -> dict:
     return {
         "record": record,
-        "created": datetime.fromtimestamp(record.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        "created": utc_text(record.created_at),
         "cells": [cell(f, record.data.get(f.name)) for f in fields],
     }
 
@@ -234,6 +239,8 @@ def _record_page(request, app, klass, form, record, service_errors):
         section="custom",
         klass=klass,
         record=record,
+        created=utc_text(record.created_at) if record else "",
+        updated=utc_text(record.updated_at) if record else "",
         form=form,
         service_errors=service_errors,
         file_values={f.name: form.current_file(f.name) for f in form.file_fields()},
@@ -242,16 +249,17 @@ def _record_page(request, app, klass, form, record, service_errors):
 
 
 def _to_form_errors(form, exc: ApiError) -> list[str]:
-    """Field errors of the services land on their form field; the rest above the form."""
+    """Errors of the services join the form's own, in the same places and style: a field's
+    beside it (`_parent_id` beside parent_id), the rest above the fields."""
     errors = exc.errors if isinstance(exc.errors, dict) else {"base": [str(exc.errors)]}
-    rest = {}
     for key, messages_ in errors.items():
-        if key in form.fields:
-            for message in messages_ if isinstance(messages_, list) else [messages_]:
-                form.add_error(key, str(message))
-        else:
-            rest[key] = messages_
-    return error_lines(rest)
+        name = "parent_id" if key == "_parent_id" else key
+        for message in messages_ if isinstance(messages_, list) else [messages_]:
+            if name in form.fields:
+                form.add_error(name, str(message))
+            else:
+                form.add_error(None, str(message) if key == "base" else f"{key}: {message}")
+    return []
 
 
 def _save_files(request, form, record) -> None:
@@ -325,7 +333,9 @@ def record_permissions(request, app_id, class_name, record_id):
     record = record_or_404(klass, record_id)
     forms = record_permission_forms(_record_levels(record), request.POST or None)
     service_errors = []
-    if request.method == "POST" and all(form.is_valid() for form in forms):
+    if request.method == "POST" and not all([form.is_valid() for form in forms]):
+        service_errors = [INVALID_LEVELS]
+    elif request.method == "POST":
         permissions = {form.action: form.value() for form in forms}
         try:
             record_update(
