@@ -71,10 +71,9 @@ def expected_signature(secret: str, params: dict) -> str:
 
 
 def check_signature(app: Application, params: dict) -> None:
-    try:
-        timestamp = int(params.get("timestamp"))
-    except (TypeError, ValueError):
-        raise BadCredentials() from None
+    timestamp = _int_or_none(params.get("timestamp"))
+    if timestamp is None:
+        raise BadCredentials()
     if not params.get("nonce") or abs(time.time() - timestamp) > settings.SIGNATURE_MAX_AGE_SECONDS:
         raise BadCredentials()
     given = str(params.get("signature") or "").lower()
@@ -142,10 +141,12 @@ def _seen(user: ApiUser) -> None:
 
 
 def _int_or_none(value):
+    """A Unix-seconds timestamp as a 64-bit integer, else None (`1e400`, `abc`, `2**70`)."""
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if -(2**63) <= number < 2**63 else None
 
 
 def parse_tags(value) -> list[str]:

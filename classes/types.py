@@ -19,6 +19,7 @@ SCALARS = (str, int, float, bool)
 
 _NON_NUMBERS = {"nan", "inf", "infinity"}  # words float() reads as numbers
 _FLOAT_RE = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+_SHORT_YEAR_RE = re.compile(r"^\d{1,3}-")
 _DATE_FORMATS = (
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%d %H:%M:%S",
@@ -153,7 +154,10 @@ def coerce_location(value):
 
 
 def format_date(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The stored form, `0999-01-01T00:00:00Z`: always four year digits, so that stored
+    dates sort and compare as text in time order (strftime's `%Y` drops the zeros)."""
+    m = moment.astimezone(UTC)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
 
 
 def _is_canonical_date(text: str) -> bool:
@@ -185,6 +189,8 @@ def coerce_date(value):
 
 
 def _parse_iso(text: str) -> datetime:
+    if _SHORT_YEAR_RE.match(text):  # `999-01-01`, as dates before year 1000 were once stored
+        text = text.zfill(len(text) + 4 - text.index("-"))
     candidate = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
         moment = datetime.fromisoformat(candidate)
@@ -200,8 +206,10 @@ def _parse_iso(text: str) -> datetime:
         raise CoercionError("must be a date (ISO 8601 or Unix seconds)")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    if not 1 <= moment.astimezone(UTC).year <= 9999:
-        raise CoercionError("is out of range")
+    try:  # an offset can carry 0001-01-01 or 9999-12-31 past the years datetime holds
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise CoercionError("is out of range (years 1 to 9999 in UTC)") from None
     return moment
 
 
