@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-test run test lint bench sdk node chromium
+.PHONY: install install-test run dev test lint bench sdk node chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+# The production server (gunicorn + uvicorn workers); `make dev` reloads on code changes.
 run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py bootstrap --url http://$(HOST):$(PORT)/admin/
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+dev: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap --url http://$(HOST):$(PORT)/admin/
 	$(PY) manage.py runserver $(HOST):$(PORT)
@@ -52,4 +58,4 @@ lint: install-test
 	$(VENV)/bin/ruff format --check .
 
 bench: install-test
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in bench/*_bench.py; do echo "== $$script"; $(PY) $$script || exit 1; done

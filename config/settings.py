@@ -2,6 +2,7 @@
 
 import secrets
 import sys
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -59,12 +60,14 @@ INSTALLED_APPS = [
     "console",
     "events",
     "procrastinate.contrib.django",
+    "ops",
 ]
 
 MIDDLEWARE = [
     "config.api.middleware.JsonSuffixMiddleware",
     "config.api.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -115,6 +118,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Django's list unless set (comma-separated dotted paths; the first hashes new passwords).
+if _hashers := env_list("PASSWORD_HASHERS", []):
+    PASSWORD_HASHERS = _hashers
 if TESTING:
     # Hashing with the production hasher costs ~0.3 s a user; tests make hundreds.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -127,6 +133,12 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+# whitenoise serves the console's and the API docs' assets straight from the apps' static
+# folders (no collectstatic step), with caching headers and compressed variants.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+# ...so STATIC_ROOT, filled only by an optional collectstatic, may well not exist.
+warnings.filterwarnings("ignore", message="No directory at: ")
 
 # Files: the filesystem by default, S3 (or any S3-compatible service) when S3_BUCKET is set.
 # Tests never write into DATA_DIR: their files go to a folder removed at exit.

@@ -1,6 +1,5 @@
 from django.contrib import admin
-from django.contrib.staticfiles.views import serve as serve_static
-from django.urls import include, path, re_path
+from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -9,9 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    # The console's and the API docs' assets, served by the app itself whatever DEBUG says,
-    # so `make run` needs no web server in front (put one there for heavy traffic).
-    re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),
+    path("", include("ops.urls")),
     path("", include("accounts.urls")),
     path("", include("events.urls")),  # before records: `events` is not a record id
     path("", include("records.urls")),

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.caller import Caller
 from accounts.models import ApiSession, ApiUser, Application
+from tests.servers import app_servers  # noqa: F401  (real server processes, see there)
 
 PASSWORD = "correct-horse-battery"
 

@@ -1,0 +1,114 @@
+#!/usr/bin/env python
+"""Serving benchmark: the production server over HTTP, driven by wrk.
+
+    .venv/bin/python bench/serving_bench.py [--servers uvicorn,gunicorn-asgi,granian,gthread]
+                                            [--seconds 5] [--rounds 3] [--connections 16]
+
+Starts a throwaway embedded PostgreSQL with one application, one class and one record,
+then each server of `--servers` (ops/server.py builds their command lines; `uvicorn` is
+the one `make run` uses) with the same number of workers. Rounds are interleaved: every
+round runs every server on every endpoint, and the table shows medians over the rounds.
+Two endpoints: `GET /health/live` (the request path with no database work) and
+`GET /data/{class}/{id}` (session check, class lookup, one record read).
+
+CPU per request is read from /proc (utime + stime of the server's processes, master and
+workers) before and after each run, so it counts the server only, not wrk.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._live import Database, Server, wrk  # noqa: E402
+
+
+def prepare() -> dict:
+    """An application, a class readable by an application session, one record, a token."""
+    from accounts.caller import Caller
+    from accounts.models import ApiSession, Application
+    from classes.services import class_create
+    from records.services import record_create
+
+    app = Application.objects.create(name="serving bench")
+    klass = class_create(
+        application=app,
+        name="thing",
+        fields=[{"name": "n", "type": "integer"}, {"name": "name", "type": "string"}],
+        permissions={"read": {"access": "open", "use_class_permissions": True}},
+    )
+    record = record_create(caller=Caller.admin(app), klass=klass, data={"n": 1, "name": "one"})
+    _, token = ApiSession.open(application=app)
+    return {"record_path": f"/data/thing/{record.pk}", "token": token}
+
+
+def start(label: str, database_url: str, workdir: Path, workers: int) -> Server:
+    """`kind` or `kind:stock` (Django's own ASGI handler, a thread per request)."""
+    kind, _, variant = label.partition(":")
+    env = {"ASGI_THREADS": "0"} if variant == "stock" else {}
+    return Server(database_url, workdir, kind=kind, workers=workers, env=env)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--servers", default="uvicorn,uvicorn:stock,gunicorn-asgi,granian,gthread")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="cubebase-bench-") as tmp:
+        db = Database(Path(tmp))
+        ctx = prepare()
+        kinds = args.servers.split(",")
+        servers = {k: start(k, db.url, Path(tmp), args.workers) for k in kinds}
+        endpoints = {"/health/live": {}, "GET /data/{class}/{id}": {"CB-Token": ctx["token"]}}
+        paths = {"/health/live": "/health/live", "GET /data/{class}/{id}": ctx["record_path"]}
+        results = {(k, e): [] for k in kinds for e in endpoints}
+        try:
+            for server in servers.values():  # warm every worker and its connection
+                for name, headers in endpoints.items():
+                    wrk(server.url + paths[name], headers, seconds=1, connections=8)
+            for round_no in range(args.rounds):
+                for name, headers in endpoints.items():
+                    for kind, server in servers.items():
+                        before = server.cpu_seconds()
+                        out = wrk(
+                            server.url + paths[name],
+                            headers,
+                            seconds=args.seconds,
+                            connections=args.connections,
+                        )
+                        cpu = server.cpu_seconds() - before
+                        out["cpu_ms"] = cpu * 1000 / max(out["requests"], 1)
+                        results[(kind, name)].append(out)
+                print(f"round {round_no + 1}/{args.rounds} done", flush=True)
+        finally:
+            for server in servers.values():
+                server.stop()
+            db.stop()
+
+    print(
+        f"\n{args.workers} workers, wrk -t1 -c{args.connections} -d{args.seconds}s, "
+        f"medians of {args.rounds} interleaved rounds, {os.cpu_count()} CPUs shared with wrk"
+    )
+    print(
+        f"{'server':<15} {'endpoint':<24} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms/req':>10} {'non-2xx':>8}"
+    )
+    for (kind, name), runs in results.items():
+        med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_ms")}
+        bad = sum(r["non_2xx"] for r in runs)
+        print(
+            f"{kind:<15} {name:<24} {med['rps']:>8.0f} {med['p50']:>7.1f} {med['p99']:>7.1f}"
+            f" {med['cpu_ms']:>10.2f} {bad:>8}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""`manage.py serve`: the production server, in front of the database this process uses.
+
+This process owns the embedded PostgreSQL (when DATABASE_URL is not set: the settings
+started it) and runs the server (ops/server.py) as a child, handing it the database as a
+DATABASE_URL so the server's processes never join or stop the embedded server themselves.
+
+SIGTERM, SIGINT (Ctrl-C) and SIGHUP all stop it the same way: the server is told to stop
+gracefully (requests in flight finish, up to ops.server.GRACEFUL_SECONDS), this command
+waits for it, kills it past that bound, and then exits normally, which is what stops the
+embedded PostgreSQL. A SIGTERM sent to the whole process group (make's, a terminal's, a
+container's) reaches the server too; that changes nothing, it stops the same way.
+"""
+
+import signal
+import time
+import urllib.parse
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from ops.server import GRACEFUL_SECONDS, ServerProcess, worker_count
+
+
+def database_url() -> str:
+    """The URL of the database Django uses here, for the server's processes."""
+    if settings.DATABASE_URL:
+        return settings.DATABASE_URL
+    db = settings.DATABASES["default"]  # the embedded server, on its Unix socket folder
+    host = urllib.parse.quote(db["HOST"], safe="")
+    return f"postgresql://{db['USER']}@{host}/{db['NAME']}"
+
+
+class Command(BaseCommand):
+    help = "Serve the API and the console with the production server (gunicorn + uvicorn)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=None, help="default: CPUs + 1")
+
+    def handle(self, *args, host, port, workers, **options):
+        self.stopping_since = None
+        workers = workers or worker_count()
+        self.server = ServerProcess(
+            host=host, port=port, workers=workers, env={"DATABASE_URL": database_url()}
+        )
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._stop)
+        self.stdout.write(f"Serving on http://{host}:{port}/ with {workers} workers")
+        code = self._wait()
+        if self.stopping_since is None and code != 0:
+            raise CommandError(f"the server exited with status {code}")
+
+    def _stop(self, signum, frame) -> None:
+        if self.stopping_since is None:
+            self.stopping_since = time.monotonic()
+            self.stdout.write("Stopping: finishing the requests in flight...")
+        if self.server.process.poll() is None:
+            self.server.process.send_signal(signal.SIGTERM)
+
+    def _wait(self) -> int:
+        """The server's exit status; past the graceful bound after a stop, it is killed."""
+        process = self.server.process
+        while process.poll() is None:
+            if (
+                self.stopping_since is not None
+                and time.monotonic() - self.stopping_since > GRACEFUL_SECONDS + 5
+            ):
+                process.kill()
+            time.sleep(0.2)
+        return process.returncode

@@ -1,0 +1,69 @@
+"""`manage.py serve` (what `make run` ends with) stops cleanly, and stops the embedded
+PostgreSQL, however it is told to: SIGTERM to its whole process group (what a terminal's
+job control, `timeout` or a container runtime sends), or Ctrl-C's SIGINT."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from ops.server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_serve(data_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MEDIA_ROOT")}
+    env.update(DATA_DIR=str(data_dir), WEB_CONCURRENCY="2")
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, as `make run` has in a terminal
+    )
+    url = f"http://127.0.0.1:{port}/health"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "serve exited early"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError("serve did not answer within 60 s")
+
+
+def stopped(pgdata: Path, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not (pgdata / "postmaster.pid").exists():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_signals_to_the_process_group_stop_the_server_and_the_database(tmp_path):
+    pgdata = tmp_path / "pgdata"
+    for signum in (signal.SIGTERM, signal.SIGTERM, signal.SIGINT):
+        proc, url = start_serve(tmp_path)
+        assert (pgdata / "postmaster.pid").exists()
+        os.killpg(proc.pid, signum)
+        try:
+            assert proc.wait(timeout=40) == 0
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        assert stopped(pgdata), f"PostgreSQL still running after {signum!r}"
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            raise AssertionError("the server still answers")
+        except OSError:
+            pass

@@ -1,0 +1,49 @@
+"""The live-server fixture: real server processes over the test database."""
+
+import json
+import urllib.request
+
+from accounts.models import Application
+
+
+def get(url: str, headers=None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def post(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_live_server_serves_rows_the_test_committed(app_servers):
+    app = Application.objects.create(name="live")
+    (server,) = app_servers.start()
+    assert get(server.url + "/health")[1]["status"] == "ok"
+
+    status, body = post(
+        server.url + "/session", {"application_id": app.pk, "auth_key": app.auth_key}
+    )
+    assert status == 201, body
+    status, _ = get(server.url + "/session", {"CB-Token": body["session"]["token"]})
+    assert status == 200
+
+
+def test_a_stopped_server_no_longer_answers(app_servers):
+    (server,) = app_servers.start()
+    assert server.stop() == 0
+    try:
+        urllib.request.urlopen(server.url + "/health/live", timeout=2)
+    except OSError:
+        return
+    raise AssertionError("the server still answers")
