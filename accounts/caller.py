@@ -10,18 +10,22 @@ class Caller:
     session: "object | None" = None  # accounts.models.ApiSession
     is_admin: bool = False  # a console administrator: every permission (API.md §4.1)
     groups: tuple[str, ...] = field(default=())
+    # The schema version read with the session (classes.models.SchemaVersion): lets
+    # classes.selectors serve cached classes. None outside a request: always fresh.
+    schema_version: int | None = None
 
     # DRF reads request.user.is_authenticated
     is_authenticated = True
 
     @classmethod
-    def for_session(cls, session) -> "Caller":
+    def for_session(cls, session, *, schema_version: int | None = None) -> "Caller":
         user = session.user
         return cls(
             application=session.application,
             user=user,
             session=session,
             groups=tuple(user.tags) if user else (),
+            schema_version=schema_version,
         )
 
     @classmethod

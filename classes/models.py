@@ -102,3 +102,20 @@ class Field(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.type})"
+
+
+class SchemaVersion(models.Model):
+    """One row whose `version` changes in the same transaction as every change of a class,
+    its permissions or its fields, whoever makes it (API, console, import, a cascade, raw
+    SQL): PostgreSQL triggers on both tables set it from a sequence (migration 0002).
+
+    The session statement of every API request reads it, and the per-process class cache
+    of `classes.selectors` serves a class only when it was loaded under the same version,
+    so a schema change is in force on every process from its commit on. A missing row
+    (tables emptied by a test) reads as 0, a value the sequence never gives."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.BigIntegerField()
+
+    def __str__(self):
+        return f"schema version {self.version}"

@@ -17,6 +17,7 @@ from records import services
 from records.models import Record
 from records.permissions import can, record_permissions_json
 from records.query import search
+from records.query.rows import record_by_id
 from records.serializers import record_json
 
 MAX_IDS = 100
@@ -59,7 +60,11 @@ class ClassView(ApiView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.klass = class_by_name(application=request.user.application, name=kwargs["class_name"])
+        self.klass = class_by_name(
+            application=request.user.application,
+            name=kwargs["class_name"],
+            schema_version=request.user.schema_version,
+        )
 
     def json(self, record, **kwargs) -> dict:
         return record_json(record, self.klass, **kwargs)
@@ -269,9 +274,10 @@ class RecordView(ClassView):
 
     def _one(self, record_id: str, action: str | None) -> Record:
         """The record of the URL: 404 if missing, 403 if `action` is not permitted."""
-        record = Record.objects.filter(object_class=self.klass, pk=record_id).first()
-        if record is None:
+        found = record_by_id(self.klass, record_id)
+        if found is None:
             raise NotFound("Record not found")
+        record = found[0]
         if action and not can(self.request.user, record, action, self.klass):
             raise Forbidden()
         return record

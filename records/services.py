@@ -1,9 +1,13 @@
 """Record writes (API.md §5): create, update, delete, one by one or in bulk.
 
-Every function is a transaction: a request either changes everything it names or nothing.
-Permissions are checked here (creating against the class level, changing each record
-against its own or its class's level), so no caller can skip them. Updates lock the rows
-they change (`SELECT ... FOR UPDATE`, in `_id` order), so concurrent `inc`s never lose one.
+Every function is all or nothing: a request either changes everything it names or
+nothing. Several statements run in one transaction; a write that is one statement (a
+create without a parent) needs none, being atomic by itself. Permissions are checked here
+(creating against the class level, changing each record against its own or its class's
+level), so no caller can skip them. Updates of several records lock the rows they change
+(`SELECT ... FOR UPDATE`, in `_id` order); an update of one record reads it and writes it
+back only if it is unchanged (records.query.rows), retrying otherwise: either way
+concurrent `inc`s never lose one.
 """
 
 import time
@@ -20,6 +24,7 @@ from records.ids import is_object_id, new_object_id
 from records.models import Record
 from records.permissions import can, check, check_create, parse_record_permissions
 from records.query import matching
+from records.query.rows import record_by_id, write_if_unchanged
 from records.updates import UpdatePlan, plan_update
 
 MAX_BATCH = 100
@@ -90,16 +95,23 @@ def _build(caller, klass, prepared: _Prepared, stamp: int) -> Record:
     )
 
 
-@transaction.atomic
 def record_create(*, caller, klass, data, form: bool = False) -> Record:
     """One record owned by the caller. Unknown fields, bad values, a missing parent or a
-    record over 128 KB are a 422; a class that does not let the caller create, a 403."""
+    record over 128 KB are a 422; a class that does not let the caller create, a 403.
+    Without a parent this is one INSERT and nothing else."""
     check_create(caller, klass)
     prepared, errors = _prepare(klass, data, form=form)
-    if not errors and _missing_parents(klass.application_id, [prepared.parent_id]):
-        errors["_parent_id"] = ["no record of this application has this _id"]
     if errors:
         raise Unprocessable(errors)
+    if prepared.parent_id is None:
+        return _insert(caller, klass, prepared)
+    with transaction.atomic():
+        if _missing_parents(klass.application_id, [prepared.parent_id]):
+            raise Unprocessable({"_parent_id": ["no record of this application has this _id"]})
+        return _insert(caller, klass, prepared)
+
+
+def _insert(caller, klass, prepared: _Prepared) -> Record:
     record = _build(caller, klass, prepared, now())
     record.save(force_insert=True)
     return record
@@ -180,26 +192,60 @@ def _plan(klass, changes, form: bool) -> UpdatePlan:
     plan, errors = plan_update(klass, changes, form=form)
     if errors:
         raise Unprocessable(errors)
-    missing = _missing_parents(klass.application_id, [plan.parent_id])
-    if missing:
-        raise Unprocessable({"_parent_id": ["no record of this application has this _id"]})
     return plan
 
 
-@transaction.atomic
+def _check_parents(klass, plans) -> None:
+    if _missing_parents(klass.application_id, [plan.parent_id for plan in plans]):
+        raise Unprocessable({"_parent_id": ["no record of this application has this _id"]})
+
+
+# An update of one record reads it, changes it in Python and writes it back if nobody wrote
+# it meanwhile: two statements, no transaction, no lock held across a round trip. After this
+# many lost races in a row it takes the row lock instead, which always finishes.
+OPTIMISTIC_ATTEMPTS = 3
+
+
 def record_update(*, caller, klass, record_id: str, changes, form: bool = False) -> Record:
-    """Change one record: plain fields are set (null clears), operators apply to the locked
-    row. 404 if it does not exist, 403 if the caller may not update it."""
+    """Change one record: plain fields are set (null clears), operators apply to the row as
+    it is when written. 404 if it does not exist, 403 if the caller may not update it."""
     plan = _plan(klass, changes, form)
-    record = _locked(klass, [record_id]).first() if is_object_id(record_id) else None
-    if record is None:
+    if plan.parent_given and plan.parent_id:
+        # The parent's existence and the write go in one transaction.
+        return _record_update_locked(caller, klass, record_id, plan)
+    if not is_object_id(record_id):
         raise NotFound("Record not found")
+    for _ in range(OPTIMISTIC_ATTEMPTS):
+        found = record_by_id(klass, record_id)
+        if found is None:
+            raise NotFound("Record not found")
+        record, row_version = found
+        removed = _change(caller, klass, record, plan)
+        if write_if_unchanged(record, row_version):
+            schedule_file_deletion(removed)
+            return record
+    return _record_update_locked(caller, klass, record_id, plan)
+
+
+def _change(caller, klass, record, plan: UpdatePlan) -> list:
+    """Check and apply `plan` to `record` in memory; answers the File values it removed."""
     check(caller, record, "update", klass)
     _check_permission_change(caller, record, plan)
     removed: list = []
     _apply(klass, record, plan, now(), removed)
     if plan.parent_id == record.pk:
         raise Unprocessable({"_parent_id": ["a record cannot be its own parent"]})
+    return removed
+
+
+@transaction.atomic
+def _record_update_locked(caller, klass, record_id: str, plan: UpdatePlan) -> Record:
+    if _missing_parents(klass.application_id, [plan.parent_id]):
+        raise Unprocessable({"_parent_id": ["no record of this application has this _id"]})
+    record = _locked(klass, [record_id]).first()
+    if record is None:
+        raise NotFound("Record not found")
+    removed = _change(caller, klass, record, plan)
     record.save(update_fields=UPDATE_FIELDS)
     schedule_file_deletion(removed)
     return record
@@ -212,6 +258,7 @@ def records_update_by_criteria(*, caller, klass, criteria, changes, form: bool =
     if not criteria:
         raise Unprocessable({"search_criteria": ["are required"]})
     plan = _plan(klass, changes, form)
+    _check_parents(klass, [plan])
     queryset = matching(klass, criteria, caller, "update")
     if plan.columns and not caller.is_admin:
         queryset = queryset.filter(user_id=caller.user_id)

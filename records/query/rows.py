@@ -1,0 +1,81 @@
+"""One record by id, and writing one record back only if nobody changed it meanwhile.
+
+The two statements a get and an update of one record send, written once per process
+instead of compiled by the ORM on every request. tests/records/test_rows.py checks them
+against the ORM's own answers.
+
+    record_by_id(klass, id)      -> (Record, row version) or None
+    write_if_unchanged(record, v) -> True if stored, False if the row changed since `v`
+
+The row version is PostgreSQL's `xmin` (the transaction that wrote this version of the
+row): any update or delete of the row by another transaction makes a new one, so
+`UPDATE ... WHERE id = %s AND xmin = %s` is a compare-and-set. PostgreSQL re-checks that
+condition against the newest committed row when another writer got there first (READ
+COMMITTED), so two concurrent read-modify-writes can never both succeed from one read:
+the loser changes nothing and retries (records.services.record_update).
+"""
+
+import json
+
+import orjson
+from django.db import connection
+
+from records.models import Record
+
+_FIELDS = Record._meta.concrete_fields
+_ATTNAMES = [f.attname for f in _FIELDS]
+_TABLE = Record._meta.db_table
+SELECT_SQL = (
+    f"SELECT {', '.join(f.column for f in _FIELDS)}, xmin::text FROM {_TABLE}"
+    " WHERE object_class_id = %s AND id = %s"
+)
+# Every column an update may change (records.services.UPDATE_FIELDS).
+WRITTEN = (
+    "data",
+    "parent_id",
+    "updated_at",
+    *(f"{a}_{c}" for a in ("read", "update", "delete") for c in ("access", "ids", "groups")),
+)
+UPDATE_SQL = (
+    f"UPDATE {_TABLE} SET "
+    + ", ".join("data = %s::jsonb" if c == "data" else f"{c} = %s" for c in WRITTEN)
+    + " WHERE id = %s AND xmin = %s::xid"
+)
+_DATA = _ATTNAMES.index("data")
+
+
+def _loads(text):
+    """jsonb arrives as text: orjson reads it, the standard library what orjson refuses (an
+    integer beyond 64 bits), as Django's JSONField would."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def _dumps(value) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def record_by_id(klass, record_id: str) -> tuple[Record, str] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(SELECT_SQL, [klass.pk, record_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row[:-1])
+    values[_DATA] = _loads(values[_DATA])
+    return Record.from_db(connection.alias, _ATTNAMES, values), row[-1]
+
+
+def write_if_unchanged(record: Record, row_version: str) -> bool:
+    values = [getattr(record, c) for c in WRITTEN]
+    values[0] = _dumps(values[0])
+    with connection.cursor() as cursor:
+        cursor.execute(UPDATE_SQL, [*values, record.pk, row_version])
+        return cursor.rowcount == 1
