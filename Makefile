@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-test run dev test lint bench sdk node chromium
+.PHONY: install install-test run dev test lint bench bench-peers sdk node chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,5 +57,11 @@ lint: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The benchmarks (bench/*_bench.py); peers.py, which installs PostgreSQL 15, wrk and Parse
+# Server first, has its own target.
 bench: install-test
 	@for script in bench/*_bench.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# cubebase beside Parse Server on one PostgreSQL (docs/performance.md). ARGS: its options.
+bench-peers: install-test
+	$(PY) bench/peers.py $(ARGS)
