@@ -51,3 +51,23 @@ def error_lines(errors) -> list[str]:
                 lines.append(message if key == "base" else f"{key}: {message}")
         return lines
     return [str(errors)]
+
+
+def subject_caller(application: Application, raw: str | None):
+    """Whom a "why" panel or the browser's "view as" speaks for: `app` is a session of the
+    application without a user, a number is a user of the application. Answers
+    (Caller, label), (None, "") when nothing is asked, or (None, error) for an unknown user."""
+    from accounts.models import ApiUser
+    from config.api.indexes import parse_int
+
+    raw = (raw or "").strip()
+    if not raw:
+        return None, ""
+    if raw == "app":
+        return Caller(application=application), "an application session (no user)"
+    user_id = parse_int(raw)
+    user = ApiUser.objects.filter(application=application, pk=user_id).first() if user_id else None
+    if user is None:
+        return None, f"No user of this application has the id {raw}."
+    tags = f", tags {', '.join(user.tags)}" if user.tags else ""
+    return Caller.for_user(user), f"user {user.pk} ({user}{tags})"

@@ -19,7 +19,14 @@ from django.views.decorators.http import require_POST
 from classes.models import RECORD_ACTIONS, FieldType
 from config.api.errors import ApiError, Unprocessable
 from config.api.indexes import parse_int
-from console.base import admin_caller, application_or_404, class_or_404, error_lines, render
+from console.base import (
+    admin_caller,
+    application_or_404,
+    class_or_404,
+    error_lines,
+    render,
+    subject_caller,
+)
 from console.forms import INVALID_LEVELS, record_permission_forms
 from console.record_forms import RecordForm
 from records.models import Record
@@ -113,12 +120,16 @@ def record_list(request, app_id, class_name):
     rows = filter_rows(request)
     sort = request.GET.get("sort", "_id")
     query_errors, items, pager = [], [], None
+    viewer, viewer_label = subject_caller(app, request.GET.get("as"))
+    if viewer is None and viewer_label:
+        query_errors = [viewer_label]
     try:
         params = query_params(rows, sort)
-        items, pager = search_page(klass, admin_caller(app), params, request.GET.get("page"))
+        caller = viewer or admin_caller(app)
+        items, pager = search_page(klass, caller, params, request.GET.get("page"))
     except ApiError as exc:
         query_errors = error_lines(exc.errors)
-    keep = [(k, v) for k in ("f", "op", "v") for v in request.GET.getlist(k)]
+    keep = [(k, v) for k in ("f", "op", "v", "as") for v in request.GET.getlist(k)]
     return render(
         request,
         "console/records.html",
@@ -134,6 +145,9 @@ def record_list(request, app_id, class_name):
         filters=rows or [("", "eq", "")],
         operators=OPERATORS,
         query_errors=query_errors,
+        viewer=viewer_label if viewer else "",
+        viewing_as=request.GET.get("as", "") if viewer else "",
+        users=app.users.order_by("-id")[:200],
         filter_query=urlencode(keep),
         sort_query=urlencode([*keep, ("sort", sort)]),
     )
@@ -231,6 +245,9 @@ def record_edit(request, app_id, class_name, record_id):
 
 
 def _record_page(request, app, klass, form, record, service_errors):
+    from records.permissions import explain
+
+    subject, subject_label = subject_caller(app, request.GET.get("why")) if record else (None, "")
     return render(
         request,
         "console/record_form.html",
@@ -244,7 +261,10 @@ def _record_page(request, app, klass, form, record, service_errors):
         form=form,
         service_errors=service_errors,
         file_values={f.name: form.current_file(f.name) for f in form.file_fields()},
-        users=app.users.order_by("-id")[:200] if record is None else (),
+        users=app.users.order_by("-id")[:200],
+        why_asked=request.GET.get("why", ""),
+        why_label=subject_label,
+        why=explain(subject, record, klass).values() if subject else (),
     )
 
 

@@ -4,18 +4,21 @@ Reads may use an application session; every write needs a user session. Permissi
 decided in `records.permissions` (through the services and the query module), never here.
 """
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from accounts.authentication import HasSession, HasUserSession
+from accounts.caller import Caller
+from accounts.models import ApiUser
 from classes.selectors import class_by_name
 from config.api.errors import Forbidden, NotFound, Unprocessable
+from config.api.indexes import parse_int
 from config.api.params import all_params
 from config.api.schema import api_doc
 from config.api.views import ApiView
 from records import services
 from records.models import Record
-from records.permissions import can, record_permissions_json
+from records.permissions import can, explanation_json, record_permissions_json
 from records.query import search
 from records.query.rows import record_by_id
 from records.serializers import record_json
@@ -333,3 +336,81 @@ class RecordView(ClassView):
                 "NotFound": {"ids": result.not_found},
             }
         )
+
+
+WHY_EXAMPLE = {
+    "record_id": "5c09798aca8bf468ab8d2936",
+    "user_id": 47593,
+    "session": "user",
+    "user_tags": ["officers"],
+    "actions": {
+        "read": {
+            "allowed": True,
+            "source": "class",
+            "reason": "class permission read = open_for_groups [officers]; user has tags "
+            "[officers] → allowed",
+            "access": "open_for_groups",
+            "groups": ["officers"],
+        },
+        "update": {
+            "allowed": False,
+            "source": "record",
+            "reason": "record permission update = owner; owner is 47592, user is 47593 → denied",
+            "access": "owner",
+        },
+        "delete": {
+            "allowed": False,
+            "source": "record",
+            "reason": "record permission delete = owner; owner is 47592, user is 47593 → denied",
+            "access": "owner",
+        },
+    },
+}
+
+
+class RecordWhyView(ClassView):
+    """/data/{class}/{id}/why: may a user (or an application session) read, update, delete
+    this record, and which rule decided it. Answered by `records.permissions.decide`, the
+    function every request goes through."""
+
+    @extend_schema(operation_id="data_record_why")
+    @api_doc(
+        "Why a user may or may not read, update and delete a record (the record's owner only)",
+        tags=TAGS,
+        responses={200: WHY_EXAMPLE},
+        errors=(403, 404, 422),
+        description="Without parameters the answer is for the caller; `user_id` asks for "
+        "another user of the application, `application_session=1` for a session without "
+        "a user. Only the record's owner may ask (console administrators have the record "
+        "page's panel).",
+        parameters=[
+            OpenApiParameter("user_id", int, description="a user of the application"),
+            OpenApiParameter("application_session", bool, description="1: no user"),
+        ],
+    )
+    def get(self, request, class_name, record_id):
+        record = Record.objects.filter(object_class=self.klass, pk=record_id).first()
+        if record is None:
+            raise NotFound("Record not found")
+        caller = request.user
+        if not (caller.is_admin or (caller.user_id and caller.user_id == record.user_id)):
+            raise Forbidden("Only the record's owner can ask why")
+        subject = self._subject(caller, all_params(request))
+        return Response(explanation_json(subject, record, self.klass))
+
+    @staticmethod
+    def _subject(caller, params) -> Caller:
+        if str(params.get("application_session", "")).lower() in ("1", "true"):
+            return Caller(application=caller.application)
+        raw = params.get("user_id")
+        if raw in (None, ""):
+            return caller
+        user_id = parse_int(str(raw))
+        user = (
+            ApiUser.objects.filter(application=caller.application, pk=user_id).first()
+            if user_id is not None
+            else None
+        )
+        if user is None:
+            raise Unprocessable({"user_id": ["no user of this application has this id"]})
+        return Caller.for_user(user)

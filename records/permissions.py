@@ -7,9 +7,12 @@ The decision for action A on record R by caller U:
 3. open: any session (writes need a user); owner: U is R's user_id; not_allowed: nobody;
    open_for_groups: U's tags meet the groups; open_for_users_ids: U's id is listed.
 
-`can` answers that for one record in Python; `visible_q` answers it for a whole class as one
-SQL condition, so list, count, skip and limit are right and nothing is filtered afterwards.
+`decide` answers that for one record in Python, with the rule that decided it (`can` is its
+yes or no); `visible_q` answers it for a whole class as one SQL condition, so list, count,
+skip and limit are right and nothing is filtered afterwards.
 """
+
+from dataclasses import dataclass
 
 from django.db.models import Q
 
@@ -157,13 +160,93 @@ def _allows(caller, access: str, ids, groups, owner_id, action: str) -> bool:
     return False  # not_allowed, or anything unknown
 
 
+@dataclass(frozen=True)
+class Decision:
+    """The answer for one action, with what decided it. `source` is "administrator",
+    "class" (the class's level: create, or its switch is on) or "record" (the record's)."""
+
+    action: str
+    allowed: bool
+    source: str
+    access: str = ""
+    ids: tuple = ()
+    groups: tuple = ()
+    owner_id: int | None = None
+    user_id: int | None = None
+    user_groups: tuple = ()
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    @property
+    def reason(self) -> str:
+        """One line an operator reads, e.g. "record permission update = owner; owner is 12,
+        user is 15 → denied". Built from the inputs the decision used, nothing else."""
+        verdict = "allowed" if self.allowed else "denied"
+        if self.source == "administrator":
+            return f"console administrator: every permission → {verdict}"
+        rule = f"{self.source} permission {self.action} = {self.access}"
+        if self.access == "open_for_groups":
+            rule += f" [{', '.join(map(str, self.groups))}]"
+        if self.access == "open_for_users_ids":
+            rule += f" [{', '.join(map(str, self.ids))}]"
+        return f"{rule}; {self._who()} → {verdict}"
+
+    def _who(self) -> str:
+        if self.user_id is None:
+            return "application session (no user): it reads open records and writes nothing"
+        if self.access == "owner":
+            owner = "nobody" if self.owner_id is None else self.owner_id
+            return f"owner is {owner}, user is {self.user_id}"
+        if self.access == "open_for_groups":
+            return f"user has tags [{', '.join(self.user_groups)}]"
+        if self.access == "open_for_users_ids":
+            return f"user is {self.user_id}"
+        if self.access == "open":
+            return "any user"
+        return "nobody"
+
+    def as_json(self) -> dict:
+        body = {"allowed": self.allowed, "source": self.source, "reason": self.reason}
+        if self.source != "administrator":
+            body["access"] = self.access
+            if self.access == "open_for_groups":
+                body["groups"] = [str(g) for g in self.groups]
+            if self.access == "open_for_users_ids":
+                body["ids"] = [str(i) for i in self.ids]
+        return body
+
+
+def decide(caller, record, action: str, klass=None) -> Decision:
+    """THE decision for `action` on one record (None: create in `klass`), with its reason.
+    `can`, `check` and `can_create` (so the API, the console and the services) answer
+    through it; the console's "why" panel and GET /data/{class}/{id}/why show it."""
+    if caller.is_admin:
+        return Decision(action, True, "administrator")
+    klass = klass or record.object_class
+    source = "class" if record is None or klass.uses_class_permissions(action) else "record"
+    access, ids, groups = _level(klass, record, action)
+    owner_id = record.user_id if record is not None else None
+    if record is None and access == "owner":  # not a create level: admits nobody
+        allowed = False
+    else:
+        allowed = _allows(caller, access, ids, groups, owner_id, action)
+    return Decision(
+        action,
+        allowed,
+        source,
+        access,
+        tuple(ids),
+        tuple(groups),
+        owner_id,
+        caller.user_id,
+        tuple(caller.groups),
+    )
+
+
 def can(caller, record, action: str, klass=None) -> bool:
     """May `caller` perform `action` on `record`? (klass defaults to the record's class.)"""
-    if caller.is_admin:
-        return True
-    klass = klass or record.object_class
-    access, ids, groups = _level(klass, record, action)
-    return _allows(caller, access, ids, groups, record.user_id, action)
+    return decide(caller, record, action, klass).allowed
 
 
 def check(caller, record, action: str, klass=None) -> None:
@@ -173,12 +256,7 @@ def check(caller, record, action: str, klass=None) -> None:
 
 def can_create(caller, klass) -> bool:
     """The class's create level; `owner` is not a create level and admits nobody."""
-    if caller.is_admin:
-        return True
-    access, ids, groups = _level(klass, None, "create")
-    if access == "owner":
-        return False
-    return _allows(caller, access, ids, groups, None, "create")
+    return decide(caller, None, "create", klass).allowed
 
 
 def check_create(caller, klass) -> None:
@@ -210,3 +288,22 @@ def _record_level_q(caller, action: str) -> Q:
             **{column: "open_for_groups", f"{action}_groups__overlap": list(caller.groups)}
         )
     return condition
+
+
+# --- why ---------------------------------------------------------------------------------
+
+
+def explain(caller, record, klass=None) -> dict[str, Decision]:
+    """Read, update and delete of `record` for `caller`: the decisions the API would make."""
+    return {action: decide(caller, record, action, klass) for action in RECORD_ACTIONS}
+
+
+def explanation_json(caller, record, klass=None) -> dict:
+    """The body of GET /data/{class}/{id}/why (docs/custom-objects.md)."""
+    return {
+        "record_id": record.pk,
+        "user_id": caller.user_id,
+        "session": "user" if caller.user is not None else "application",
+        "user_tags": list(caller.groups),
+        "actions": {action: d.as_json() for action, d in explain(caller, record, klass).items()},
+    }

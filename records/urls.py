@@ -13,4 +13,7 @@ urlpatterns = [
         name="records-by-criteria",
     ),
     path("data/<str:class_name>/<str:ids>", api.RecordView.as_view(), name="record"),
+    path(
+        "data/<str:class_name>/<str:record_id>/why", api.RecordWhyView.as_view(), name="record-why"
+    ),
 ]
