@@ -8,7 +8,6 @@ iterator fed by the process's hub, so an open subscription holds no thread or wo
 import asyncio
 import json
 
-from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 
 from accounts.authentication import session_for_token, token_from
@@ -70,14 +69,16 @@ def open_subscription(request, class_name: str) -> tuple[Subscription, Position 
 async def events_view(request, class_name: str):
     if request.method != "GET":
         return json_error(405, f'Method "{request.method}" not allowed.')
+    hub = get_hub()
     try:
-        sub, start = await sync_to_async(open_subscription)(request, class_name)
+        # In the hub's thread: its one connection serves every subscription's checks, so
+        # a thousand subscribers arriving at once do not open a thousand connections.
+        sub, start = await hub.run(open_subscription, request, class_name)
     except ApiError as exc:
         response = json_error(exc.status, exc.errors)
         if exc.status == 401:
             response["WWW-Authenticate"] = "CB-Token"
         return response
-    hub = get_hub()
     first = await hub.subscribe(sub, start)
     response = StreamingHttpResponse(stream(hub, sub, first), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
