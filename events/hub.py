@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 MAX_ROWS_PER_READ = 5000
 IDLE_POLL_SECONDS = 1.0
 SESSION_CHECK_SECONDS = 1.0
+RESET = "reset"  # what a subscriber gets first when it cannot resume where it asked
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
 _all_hubs: "weakref.WeakSet[Hub]" = weakref.WeakSet()
@@ -146,16 +147,16 @@ class Hub:
         if start is None:
             self._register(sub)
             return []
-        if await self.run(journal.pruned_beyond, start):
+        if start == RESET or await self.run(journal.pruned_beyond, start):
             self._register(sub)
-            return ["reset"]
+            return [RESET]
         segments = journal.segments_between(start, self.position)
         if segments is None:  # the client was further on another node: move on first
             await self.read_now()
             segments = journal.segments_between(start, self.position)
         if segments is None:
             self._register(sub)
-            return ["reset"]
+            return [RESET]
         end = self.position
         self._register(sub)  # live batches queue up from `end` while we catch up
         rows = await self.run(journal.read_segments, segments)

@@ -15,7 +15,7 @@ from accounts.caller import Caller
 from classes.selectors import class_by_name
 from config.api.errors import ApiError, BadRequest, Unauthorized, json_error
 from config.api.parsers import nest
-from events.hub import get_hub, ping_seconds
+from events.hub import RESET, get_hub, ping_seconds
 from events.journal import Position
 from events.subscriptions import ALL_TYPES, Subscription, render
 from records.query import QueryError, parse
@@ -60,9 +60,8 @@ def open_subscription(request, class_name: str) -> tuple[Subscription, Position 
     resume = request.headers.get("Last-Event-ID") or params.get("last_event_id")
     start = None
     if resume:
-        start = Position.parse(resume if isinstance(resume, str) else None)
-        if start is None:
-            start = Position(0, 0, 0)  # not one of ours: treated as too old (reset)
+        # An id that is not one of ours cannot be resumed from: the client must reload.
+        start = Position.parse(resume if isinstance(resume, str) else None) or RESET
     return sub, start
 
 
@@ -91,7 +90,7 @@ async def stream(hub, sub, first):
     try:
         yield f"retry: {RETRY_MS}\n: connected\n\n"
         for item in first:
-            if item == "reset":
+            if item == RESET:
                 yield f"id: {sub.position}\nevent: reset\ndata: {{}}\n\n"
             else:
                 text = render(sub, item)

@@ -79,3 +79,20 @@ def test_pings_carry_a_position(thing, owner, application, settings):
 
     text = run(scenario())
     assert ": ping\nid: " in text
+
+
+def test_resuming_from_before_the_pruned_part_gets_reset(thing, owner, application):
+    from events.models import JournalState
+
+    JournalState.objects.create(pk=1, pruned_xid=1000)
+    token = token_for(application, owner)
+
+    async def scenario():
+        old = await subscribe(token, headers={"Last-Event-ID": "900-950-3"})
+        [event] = await old.events(1)
+        await old.close()
+        return event
+
+    event = run(scenario())
+    assert event["event"] == "reset"
+    assert event["id"].count("-") == 2  # a fresh position to go on from

@@ -67,3 +67,30 @@ def test_signals_to_the_process_group_stop_the_server_and_the_database(tmp_path)
             raise AssertionError("the server still answers")
         except OSError:
             pass
+
+
+def test_serve_runs_the_webhook_worker_beside_the_server_and_stops_it(tmp_path):
+    import psutil
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MEDIA_ROOT")}
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env={**env, "DATA_DIR": str(tmp_path)},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    proc, _ = start_serve(tmp_path)
+    try:
+        children = psutil.Process(proc.pid).children(recursive=True)
+        workers = [c for c in children if "events_worker" in " ".join(c.cmdline())]
+        assert len(workers) == 1
+        time.sleep(2)
+        assert workers[0].is_running(), "the worker exited on its own"
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=40) == 0
+        assert not workers[0].is_running() or workers[0].status() == psutil.STATUS_ZOMBIE
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

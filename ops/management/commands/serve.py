@@ -11,9 +11,13 @@ embedded PostgreSQL. A SIGTERM sent to the whole process group (make's, a termin
 container's) reaches the server too; that changes nothing, it stops the same way.
 """
 
+import os
 import signal
+import subprocess
+import sys
 import time
 import urllib.parse
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -37,13 +41,20 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=None, help="default: CPUs + 1")
+        parser.add_argument(
+            "--no-events-worker",
+            action="store_true",
+            help="do not start the webhook worker (run `manage.py events_worker` elsewhere)",
+        )
 
-    def handle(self, *args, host, port, workers, **options):
+    def handle(self, *args, host, port, workers, no_events_worker, **options):
         self.stopping_since = None
         workers = workers or worker_count()
         self.server = ServerProcess(
             host=host, port=port, workers=workers, env={"DATABASE_URL": database_url()}
         )
+        # The webhook worker (docs/events.md) beside the server, over the same database.
+        self.events_worker = None if no_events_worker else _start_events_worker()
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._stop)
         self.stdout.write(f"Serving on http://{host}:{port}/ with {workers} workers")
@@ -57,6 +68,8 @@ class Command(BaseCommand):
             self.stdout.write("Stopping: finishing the requests in flight...")
         if self.server.process.poll() is None:
             self.server.process.send_signal(signal.SIGTERM)
+        if self.events_worker is not None and self.events_worker.poll() is None:
+            self.events_worker.send_signal(signal.SIGTERM)
 
     def _wait(self) -> int:
         """The server's exit status; past the graceful bound after a stop, it is killed."""
@@ -67,5 +80,31 @@ class Command(BaseCommand):
                 and time.monotonic() - self.stopping_since > GRACEFUL_SECONDS + 5
             ):
                 process.kill()
+            if self.events_worker is not None and self.events_worker.poll() is not None:
+                if self.stopping_since is None:  # it died: start another one
+                    self.stderr.write("The webhook worker stopped; starting it again.")
+                    time.sleep(1)
+                    self.events_worker = _start_events_worker()
             time.sleep(0.2)
+        self._stop_events_worker()
         return process.returncode
+
+    def _stop_events_worker(self) -> None:
+        worker = self.events_worker
+        if worker is None or worker.poll() is not None:
+            return
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=GRACEFUL_SECONDS)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
+
+
+def _start_events_worker() -> subprocess.Popen:
+    root = Path(__file__).resolve().parents[3]
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "events_worker"],
+        cwd=root,
+        env={**os.environ, "DATABASE_URL": database_url()},
+    )
