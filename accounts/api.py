@@ -151,6 +151,7 @@ class UsersView(ApiView):
 
     @api_doc(
         "List users (v1, deprecated)",
+        operation_id="users_list",
         tags=["users"],
         description=(
             "Only when the application's console setting 'list users API v1' is on (else "

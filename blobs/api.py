@@ -86,6 +86,7 @@ class BlobsView(ApiView):
 
     @api_doc(
         "The caller's blobs",
+        operation_id="blobs_list",
         tags=["storage"],
         description="`page` from 1, `per_page` 1 to 100 (default 10).",
         responses={

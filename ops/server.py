@@ -88,14 +88,21 @@ class ServerProcess:
         stdout=None,
     ):
         import subprocess
+        import tempfile
 
         self.host, self.port = host, port or free_port(host)
+        env = dict(env or {})
+        # prometheus-client's multiprocess mode: one folder per server, new at each start
+        self._metrics_dir = None
+        if "PROMETHEUS_MULTIPROC_DIR" not in {**os.environ, **env}:
+            self._metrics_dir = tempfile.mkdtemp(prefix="cubebase-metrics-")
+            env["PROMETHEUS_MULTIPROC_DIR"] = self._metrics_dir
         netloc = f"[{host}]" if ":" in host else host
         self.url = f"http://{netloc}:{self.port}"
         self.process = subprocess.Popen(
             command(host, self.port, workers=workers, kind=kind),
             cwd=Path(__file__).resolve().parent.parent,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **env},
             stdout=stdout,
             stderr=subprocess.STDOUT if stdout is not None else None,
         )
@@ -131,6 +138,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        if self._metrics_dir:
+            shutil.rmtree(self._metrics_dir, ignore_errors=True)
         return self.process.returncode
 
     def cpu_seconds(self) -> float:

@@ -7,6 +7,7 @@ Neither needs a session, and neither says more than "ok" or "unavailable" per ch
 """
 
 import logging
+import os
 import time
 
 from django.core.files.storage import default_storage
@@ -23,9 +24,16 @@ def _database() -> None:
 
 
 def _storage() -> None:
-    # Any answer, "exists" or "doesn't", proves the storage is reachable; an unreachable
-    # bucket or an unmounted folder raises.
-    default_storage.exists("health-check")
+    bucket = getattr(default_storage, "bucket_name", None)
+    if bucket:  # S3: the bucket exists and these credentials may use it
+        default_storage.connection.meta.client.head_bucket(Bucket=bucket)
+        return
+    # the filesystem: a folder this process can write (made here if missing, as the
+    # storage itself would on the first upload)
+    location = default_storage.location
+    os.makedirs(location, exist_ok=True)
+    if not os.access(location, os.W_OK):
+        raise OSError(f"{location} is not a writable folder")
 
 
 CHECKS = {"database": _database, "storage": _storage}

@@ -46,11 +46,14 @@ def api_doc(
     auth: bool = True,
     description: str = "",
     parameters: list[OpenApiParameter] | None = None,
+    operation_id: str | None = None,
 ):
     """extend_schema for a handler method, from example bodies.
 
     `responses` maps a status to an example body (None: an empty body). `errors` lists the
-    error statuses beyond 400 (always possible) and 401 (added when `auth`)."""
+    error statuses beyond 400 (always possible) and 401 (added when `auth`). `operation_id`
+    overrides the generated one: a GET of a collection beside a GET of one of its items
+    (`/blobs`, `/blobs/{id}`) would otherwise both be `<path>_retrieve`."""
     documented = {}
     for status, example in responses.items():
         documented[status] = _response(HTTPStatus(status).phrase, example)
@@ -66,6 +69,7 @@ def api_doc(
         responses=documented,
         auth=None if auth else [],
         parameters=parameters,
+        operation_id=operation_id,
     )
 
 
