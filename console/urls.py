@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from config.api.errors import ApiError
-from console import custom, records, storage
+from console import audit, custom, records, storage
 from console.base import error_lines
 
 
@@ -83,6 +83,7 @@ def console_patterns(wrap) -> list:
             records.record_file,
             "console_record_file",
         ),
+        ("audit/", audit.audit_list, "console_audit"),
         ("storage/", storage.blob_list, "console_storage"),
         ("storage/upload/", storage.blob_upload, "console_blob_upload"),
         ("storage/<int:blob_id>/download/", storage.blob_download, "console_blob_download"),

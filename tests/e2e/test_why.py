@@ -61,3 +61,11 @@ def test_operator_asks_why_and_browses_as_that_user(console, application, admin_
         "rows => rows.map(r => r.dataset.recordId)"
     )
     assert ids == [shared.id]
+
+    # The audit trail of the application holds the class and its fields, made above.
+    page.click("#nav-sidebar >> text=Audit trail")
+    page.select_option("#audit-filter select[name=kind]", "class schema")
+    page.click("#audit-filter button")
+    assert page.locator("#audit-table tbody tr").count() == 2
+    assert "report.level" in page.locator("#audit-table").inner_text()
+    shot(page, "audit")
