@@ -82,7 +82,10 @@ class SessionView(ApiView):
         errors=(401,),
     )
     def post(self, request):
-        session, token = services.session_create(params=body_params(request) or all_params(request))
+        session, token = services.session_create(
+            params=body_params(request) or all_params(request),
+            address=request.META.get("REMOTE_ADDR"),
+        )
         return Response({"session": _session_body(session, token)}, status=201)
 
     @api_doc(
@@ -129,7 +132,9 @@ class LoginView(ApiView):
     def post(self, request):
         params = all_params(request)
         creds = params.get("user") if isinstance(params.get("user"), dict) else params
-        user = services.session_login(session=request.auth, creds=creds)
+        user = services.session_login(
+            session=request.auth, creds=creds, address=request.META.get("REMOTE_ADDR")
+        )
         return Response({"user": user_json(user)})
 
     @api_doc(

@@ -193,3 +193,21 @@ class ApiSession(models.Model):
     def is_expired(self, now=None) -> bool:
         now = now or timezone.now()
         return (now - self.updated_at).total_seconds() > settings.SESSION_TTL_SECONDS
+
+
+class LoginFailures(models.Model):
+    """Recent failed logins under one key (an application's login, a client address, a
+    console user name): how many since `window_start`, and until when further attempts
+    are refused. Kept in PostgreSQL so every process and node counts together;
+    accounts/throttle.py reads and writes it."""
+
+    key = models.CharField(max_length=400, primary_key=True)
+    failures = models.IntegerField(default=0)
+    window_start = models.DateTimeField()
+    blocked_until = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "accounts_login_failures"
+
+    def __str__(self):
+        return f"{self.key}: {self.failures} failures"

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import throttle
 from accounts.deletion import before_owner_deletion
 from accounts.models import ApiSession, ApiUser, Application, same_secret
 from accounts.user_fields import (  # LOGIN_RE and MIN_PASSWORD: the console imports them here
@@ -18,7 +19,7 @@ from accounts.user_fields import (  # LOGIN_RE and MIN_PASSWORD: the console imp
     clean_tags,
     clean_user_fields,
 )
-from config.api.errors import ApiError, Unprocessable
+from config.api.errors import ApiError, TooManyRequests, Unprocessable
 from config.api.indexes import is_index
 
 
@@ -81,11 +82,31 @@ def check_signature(app: Application, params: dict) -> None:
         raise BadCredentials()
 
 
-def user_by_credentials(app: Application, creds) -> ApiUser:
+def user_by_credentials(app: Application, creds, *, address: str | None = None) -> ApiUser:
+    """The user the credentials name, or BadCredentials; TooManyRequests while that login
+    or the client's address is blocked for failing too often (accounts/throttle.py)."""
     if not isinstance(creds, dict):
         raise BadCredentials()
     password = creds.get("password")
     login, email = creds.get("login"), creds.get("email")
+    keys = throttle.Keys.api(app.pk, str(login or email or ""), address)
+    verdict = throttle.check(keys)
+    if verdict.retry_after:
+        raise TooManyRequests(
+            f"Too many failed logins: try again in {verdict.retry_after} seconds",
+            retry_after=verdict.retry_after,
+        )
+    try:
+        user = _check_credentials(app, login, email, password)
+    except BadCredentials:
+        throttle.record_failure(keys)
+        raise
+    if verdict.account_has_failures:
+        throttle.forget_account(keys)
+    return user
+
+
+def _check_credentials(app, login, email, password) -> ApiUser:
     users = ApiUser.objects.filter(application=app)
     if login:
         user = users.filter(login=str(login)).first()
@@ -102,7 +123,7 @@ def user_by_credentials(app: Application, creds) -> ApiUser:
     return user
 
 
-def session_create(*, params: dict) -> tuple[ApiSession, str]:
+def session_create(*, params: dict, address: str | None = None) -> tuple[ApiSession, str]:
     """POST /session: an application session, or a user session when `user` is given."""
     app = application_by_credentials(params.get("application_id"), params.get("auth_key"))
     if "signature" in params:
@@ -111,7 +132,7 @@ def session_create(*, params: dict) -> tuple[ApiSession, str]:
         # Facebook, Twitter and Firebase logins need those services; answering with an
         # application session instead would look like success to the client.
         raise Unprocessable({"provider": ["is not supported: log in with login or email"]})
-    user = user_by_credentials(app, params["user"]) if params.get("user") else None
+    user = user_by_credentials(app, params["user"], address=address) if params.get("user") else None
     if user is not None:
         _seen(user)
     return ApiSession.open(
@@ -122,9 +143,9 @@ def session_create(*, params: dict) -> tuple[ApiSession, str]:
     )
 
 
-def session_login(*, session: ApiSession, creds) -> ApiUser:
+def session_login(*, session: ApiSession, creds, address: str | None = None) -> ApiUser:
     """POST /login: the session becomes a session of the user the credentials name."""
-    user = user_by_credentials(session.application, creds)
+    user = user_by_credentials(session.application, creds, address=address)
     _seen(user)
     ApiSession.objects.filter(pk=session.pk).update(user=user)
     return user

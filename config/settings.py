@@ -219,6 +219,13 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 SESSION_TTL_SECONDS = env_int("SESSION_TTL_SECONDS", 2 * 3600)
 
+# Failed logins (accounts/throttle.py): this many failures within the window block further
+# attempts of that login (per application), or from that client address, for LOGIN_BLOCK_SECONDS.
+LOGIN_MAX_FAILURES_PER_LOGIN = env_int("LOGIN_MAX_FAILURES_PER_LOGIN", 10)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 50)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+LOGIN_BLOCK_SECONDS = env_int("LOGIN_BLOCK_SECONDS", 900)
+
 # Users API: a user is online when its last request is at most this many minutes old.
 USERS_ONLINE_MINUTES = env_int("USERS_ONLINE_MINUTES", 5)
 # A password reset link works this many seconds (and only until the password changes).

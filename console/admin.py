@@ -57,6 +57,8 @@ def console_index(request, extra_context=None):
 
 admin.site.index = console_index
 
+import console.login  # noqa: E402, F401  (throttles the login page; see there)
+
 
 def copyable(value: str, label: str):
     """A key shown in monospace with a button that copies it (static/console/console.js)."""

@@ -41,6 +41,7 @@ def error_body(errors) -> dict:
 
 class ApiError(Exception):
     status = 400
+    headers: dict = {}  # sent with the error answer (e.g. Retry-After)
 
     def __init__(self, errors="bad request", status: int | None = None):
         super().__init__(errors)
@@ -80,6 +81,14 @@ class TooLarge(ApiError):
 
 class Unprocessable(ApiError):
     status = 422
+
+
+class TooManyRequests(ApiError):
+    status = 429
+
+    def __init__(self, errors, retry_after: int):
+        super().__init__(errors)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 def _drf_detail(detail):
@@ -134,6 +143,8 @@ def exception_handler(exc, context):
     response = Response(error_body(errors), status=status)
     if status == 401:
         response["WWW-Authenticate"] = "CB-Token"
+    for name, value in getattr(exc, "headers", {}).items():
+        response[name] = value
     return response
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from accounts import throttle
 from accounts.models import ApiSession
 
 
@@ -17,3 +18,5 @@ class Command(BaseCommand):
         cutoff = timezone.now() - timedelta(seconds=settings.SESSION_TTL_SECONDS)
         deleted, _ = ApiSession.objects.filter(updated_at__lt=cutoff).delete()
         self.stdout.write(f"Deleted {deleted} expired sessions.")
+        forgotten = throttle.purge_expired()
+        self.stdout.write(f"Forgot {forgotten} expired login failure counts.")
