@@ -44,11 +44,13 @@ class LiveServer(ServerProcess):
         self.log_path = log_path
         self._log = open(log_path, "w")  # closed in stop()
         super().__init__(env=env, workers=workers, stdout=self._log)
+
+    def wait_ready(self, timeout: float = READY_SECONDS) -> None:
         try:
-            self.wait_ready(READY_SECONDS)
+            super().wait_ready(timeout)
         except RuntimeError as exc:
             self.stop()
-            raise RuntimeError(f"{exc}:\n{log_path.read_text()[-3000:]}") from None
+            raise RuntimeError(f"{exc}:\n{self.log_path.read_text()[-3000:]}") from None
 
     def stop(self, timeout: float = 25) -> int:
         code = super().stop(timeout)
@@ -79,7 +81,8 @@ class AppServers:
         return env
 
     def start(self, n: int = 1, env: dict | None = None, workers: int = 1) -> list[LiveServer]:
-        """n servers over the test database, each ready to answer when this returns."""
+        """n servers over the test database, each ready to answer when this returns
+        (they start side by side)."""
         servers = []
         for _ in range(n):
             index = len(self.started)
@@ -90,6 +93,8 @@ class AppServers:
             )
             self.started.append(server)
             servers.append(server)
+        for server in servers:
+            server.wait_ready()
         return servers
 
     def stop_all(self) -> None:
