@@ -8,6 +8,17 @@ level), so no caller can skip them. Updates of several records lock the rows the
 (`SELECT ... FOR UPDATE`, in `_id` order); an update of one record reads it and writes it
 back only if it is unchanged (records.query.rows), retrying otherwise: either way
 concurrent `inc`s never lose one.
+
+Locks, in one global order so that two writes never wait on each other in a circle:
+- a write locks the records it changes or deletes with `FOR UPDATE`, always in ascending
+  `_id` order, in one statement; a delete locks the whole tree below its records that way
+  before it deletes anything, so concurrent `inc`s never lose one and a multi update of
+  `[child, parent]` cannot deadlock with the parent's delete;
+- a write that names a `_parent_id` first takes `FOR KEY SHARE` on the parent, so the
+  parent's delete waits for it and then deletes the new child too, or it waits for the
+  delete and then answers 422: no interleaving leaves a child whose parent is gone (the
+  foreign key on `parent_id` makes that a database invariant as well).
+A deadlock or serialization failure that still happens is retried (config/transactions.py).
 """
 
 import time
@@ -20,6 +31,7 @@ from classes.models import FieldType
 from classes.types import coerce_fields, size_error
 from config.api.errors import Forbidden, NotFound, Unprocessable
 from config.api.indexes import is_index_map
+from config.transactions import atomic_with_retry
 from records.ids import is_object_id, new_object_id
 from records.models import Record
 from records.permissions import can, check, check_create, parse_record_permissions
@@ -71,14 +83,21 @@ def _prepare(klass, data, *, form: bool) -> tuple[_Prepared | None, dict]:
     return prepared, errors
 
 
-def _missing_parents(application, parent_ids) -> set[str]:
+_LOCK_PARENTS = """
+SELECT id FROM records_record WHERE application_id = %s AND id = ANY(%s)
+ORDER BY id FOR KEY SHARE
+"""
+
+
+def _missing_parents(application_id, parent_ids) -> set[str]:
+    """The wanted parents that do not exist; the others stay locked (`FOR KEY SHARE`) until
+    the transaction ends, so they cannot be deleted under the children being written."""
     wanted = {p for p in parent_ids if p}
     if not wanted:
         return set()
-    found = Record.objects.filter(application=application, pk__in=wanted).values_list(
-        "pk", flat=True
-    )
-    return wanted - set(found)
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_PARENTS, [application_id, sorted(wanted)])
+        return wanted - {row[0] for row in cursor.fetchall()}
 
 
 def _build(caller, klass, prepared: _Prepared, stamp: int) -> Record:
@@ -135,7 +154,7 @@ def batch_items(raw, *, what: str = "record") -> list[tuple[str, object]]:
     return items
 
 
-@transaction.atomic
+@atomic_with_retry
 def records_create_multi(*, caller, klass, items, form: bool = False) -> list[Record]:
     """Several records, all or nothing: errors are keyed by each bad record's index."""
     check_create(caller, klass)
@@ -238,7 +257,7 @@ def _change(caller, klass, record, plan: UpdatePlan) -> list:
     return removed
 
 
-@transaction.atomic
+@atomic_with_retry
 def _record_update_locked(caller, klass, record_id: str, plan: UpdatePlan) -> Record:
     if _missing_parents(klass.application_id, [plan.parent_id]):
         raise Unprocessable({"_parent_id": ["no record of this application has this _id"]})
@@ -251,7 +270,7 @@ def _record_update_locked(caller, klass, record_id: str, plan: UpdatePlan) -> Re
     return record
 
 
-@transaction.atomic
+@atomic_with_retry
 def records_update_by_criteria(*, caller, klass, criteria, changes, form: bool = False):
     """Apply `changes` to every record matched by `criteria` that the caller may update.
     Answers (total changed, the first 100 changed records)."""
@@ -278,7 +297,7 @@ class MultiUpdate:
     wrong_permissions: list
 
 
-@transaction.atomic
+@atomic_with_retry
 def records_update_multi(*, caller, klass, items, form: bool = False) -> MultiUpdate:
     """`{"1": {"id": ..., ...changes}}`: records that do not exist or that the caller may not
     update are reported, not failed; a bad change is a 422 keyed by index, nothing stored."""
@@ -362,18 +381,42 @@ def _file_values(application_id: int, ids: list[str]) -> list:
     ]
 
 
+def _lock_trees(application_id: int, ids: list[str]) -> set[str]:
+    """Lock the records `ids` and every record below them, in ascending `_id` order, and
+    answer the ids of those that exist. Locking happens in rounds: the tree is read, its
+    records locked, then read again, until a round finds nothing new (a child committed
+    between the read and the lock). Once a parent is locked, no new child can join it."""
+    seen: set[str] = set()
+    locked: set[str] = set()
+    while True:
+        fresh = {*ids, *_descendants(application_id, ids)} - seen
+        if not fresh:
+            return locked
+        seen |= fresh
+        locked.update(
+            Record.objects.select_for_update()
+            .filter(application_id=application_id, pk__in=fresh)
+            .order_by("id")
+            .values_list("pk", flat=True)
+        )
+
+
 def _delete_with_children(application_id: int, ids: list[str]) -> int:
-    """Delete records, every record below them through `_parent_id`, and their files."""
+    """Delete records, every record below them through `_parent_id`, and their files. The
+    caller has locked them with `_lock_trees`, so the tree read here is the final one."""
     doomed = list(dict.fromkeys([*ids, *_descendants(application_id, ids)]))
     schedule_file_deletion(_file_values(application_id, doomed))
     deleted, _ = Record.objects.filter(application_id=application_id, pk__in=doomed).delete()
     return deleted
 
 
-@transaction.atomic
+@atomic_with_retry
 def record_delete(*, caller, klass, record_id: str) -> None:
     """One record (and its children): 404 if it does not exist, 403 if not permitted."""
-    record = _locked(klass, [record_id]).first() if is_object_id(record_id) else None
+    if not is_object_id(record_id):
+        raise NotFound("Record not found")
+    _lock_trees(klass.application_id, [record_id])
+    record = Record.objects.filter(object_class=klass, pk=record_id).first()
     if record is None:
         raise NotFound("Record not found")
     check(caller, record, "delete", klass)
@@ -387,10 +430,12 @@ class MultiDelete:
     wrong_permissions: list
 
 
-@transaction.atomic
+@atomic_with_retry
 def records_delete(*, caller, klass, record_ids: list[str]) -> MultiDelete:
     """Several records by id: each is deleted, not found, or refused."""
-    found = {r.pk: r for r in _locked(klass, [i for i in record_ids if is_object_id(i)])}
+    wanted = sorted({i for i in record_ids if is_object_id(i)})
+    _lock_trees(klass.application_id, wanted)
+    found = {r.pk: r for r in Record.objects.filter(object_class=klass, pk__in=wanted)}
     result = MultiDelete([], [], [])
     for record_id in dict.fromkeys(record_ids):
         record = found.get(record_id)
@@ -404,14 +449,15 @@ def records_delete(*, caller, klass, record_ids: list[str]) -> MultiDelete:
     return result
 
 
-@transaction.atomic
+@atomic_with_retry
 def records_delete_by_criteria(*, caller, klass, criteria) -> int:
     """Every record matched by `criteria` that the caller may delete (and their children).
     Answers how many matched records were deleted; empty criteria are refused."""
     if not criteria:
         raise Unprocessable({"base": ["search criteria are required to delete by criteria"]})
-    ids = list(
-        matching(klass, criteria, caller, "delete").select_for_update().values_list("pk", flat=True)
-    )
+    candidates = matching(klass, criteria, caller, "delete")
+    _lock_trees(klass.application_id, list(candidates.values_list("pk", flat=True)))
+    # Matched again under the locks: a record changed meanwhile is judged as it is now.
+    ids = list(candidates.values_list("pk", flat=True))
     _delete_with_children(klass.application_id, ids)
     return len(ids)

@@ -10,7 +10,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, OperationalError
 from django.http import Http404, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views import defaults
@@ -126,7 +126,16 @@ def _mapped(exc):
         return 422, exc.message_dict if hasattr(exc, "error_dict") else exc.messages
     if isinstance(exc, DataError):
         return 422, "a value is out of range or of the wrong type"
+    if isinstance(exc, OperationalError) and _is_conflict(exc):
+        return 409, "the request collided with another one; please retry"
     return None
+
+
+def _is_conflict(exc) -> bool:
+    # Imported here: config.transactions builds on this module's ApiError.
+    from config.transactions import is_conflict
+
+    return is_conflict(exc)
 
 
 def exception_handler(exc, context):
