@@ -47,6 +47,7 @@ def test_record_by_id_is_none_for_another_class_or_no_record(profile, create, ap
 
 def test_write_if_unchanged_stores_what_the_orm_would(profile, create, member):
     record = create(age=1, tags=["a"])
+    parent = create(age=0)  # _parent_id is a foreign key: it names a record that exists
     ours, version = record_by_id(profile, record.pk)
     theirs = Record.objects.get(pk=record.pk)
     for row in (ours, theirs):
@@ -54,7 +55,7 @@ def test_write_if_unchanged_stores_what_the_orm_would(profile, create, member):
         row.updated_at += 5
         row.update_access, row.update_ids = "open_for_users_ids", [member.pk]
         row.read_access, row.read_groups = "open_for_groups", ["x", "y"]
-        row.parent_id = "a" * 24
+        row.parent_id = parent.pk
     assert write_if_unchanged(ours, version)
     stored_by_us = values(Record.objects.get(pk=record.pk))
     theirs.save()
