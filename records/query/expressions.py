@@ -20,6 +20,7 @@ comes from a `Field` row and must match the schema's name rule, checked again he
 
 from django.db.models import BooleanField, F, FloatField, Func, IntegerField, TextField
 from django.db.models.fields.json import JSONField
+from django.utils.functional import cached_property
 
 from classes.models import NAME_RE, FieldType
 
@@ -61,6 +62,13 @@ class FieldSql(Func):
     def as_sql(self, compiler, connection, **extra):
         data_sql, params = compiler.compile(self.source_expressions[0])
         return self.sql_template.format(data=data_sql, name=self.field_name), params
+
+    @cached_property
+    def identity(self):
+        # Django derives an expression's identity (its equality and hash, asked for while
+        # compiling ORDER BY) from the constructor's signature with `inspect`, for every
+        # new instance; the SQL of this one depends on these values alone.
+        return (FieldSql, self.sql_template, self.field_name, type(self.output_field))
 
 
 def field_expression(field) -> FieldSql:
