@@ -15,6 +15,7 @@ from classes.models import FieldType
 from records.models import Record
 from records.query.expressions import field_expression, location_expressions, text_expression
 from records.query.parse import Query, SystemField
+from records.query.rows import records_of
 
 EARTH_RADIUS_M = 6_371_008.8
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180
@@ -250,8 +251,8 @@ def ordered(klass, query: Query, queryset):
 def page(query: Query, queryset) -> list:
     """One page of records: skip/limit, or only the last one for limit=-1."""
     if query.last:
-        return list(queryset.reverse()[:1])
-    return list(queryset[query.skip : query.skip + query.limit])
+        return records_of(queryset.reverse()[:1])
+    return records_of(queryset[query.skip : query.skip + query.limit])
 
 
 _CALCS = {"avg": Avg, "min": Min, "max": Max, "sum": Sum, "count": Count}

@@ -6,6 +6,7 @@ against the ORM's own answers.
 
     record_by_id(klass, id)      -> (Record, row version) or None
     write_if_unchanged(record, v) -> True if stored, False if the row changed since `v`
+    records_of(queryset)          -> the queryset's records, its rows read here
 
 The row version is PostgreSQL's `xmin` (the transaction that wrote this version of the
 row): any update or delete of the row by another transaction makes a new one, so
@@ -18,6 +19,7 @@ the loser changes nothing and retries (records.services.record_update).
 import json
 
 import orjson
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 
 from records.models import Record
@@ -68,9 +70,30 @@ def record_by_id(klass, record_id: str) -> tuple[Record, str] | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row[:-1])
+    return _record(row[:-1]), row[-1]
+
+
+def _record(row) -> Record:
+    values = list(row)
     values[_DATA] = _loads(values[_DATA])
-    return Record.from_db(connection.alias, _ATTNAMES, values), row[-1]
+    return Record.from_db(connection.alias, _ATTNAMES, values)
+
+
+def records_of(queryset) -> list[Record]:
+    """The records a queryset of whole records selects: the SQL is the ORM's, the rows
+    become Records here (JSON read by orjson, no per-row converter calls), which is about
+    half of what the ORM spends on a page of records."""
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # a condition nothing can match (no permission): no statement
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        width = len(cursor.description or ())
+    if width != len(_ATTNAMES):  # the queryset selects something else: the ORM knows how
+        return list(queryset)
+    return [_record(row) for row in rows]
 
 
 def write_if_unchanged(record: Record, row_version: str) -> bool:

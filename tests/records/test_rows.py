@@ -105,3 +105,22 @@ def test_a_get_and_a_create_send_two_statements(owner_api, create, django_assert
         assert owner_api.get(f"/data/profile/{record.pk}")[0] == 200
     with django_assert_num_queries(2):
         assert owner_api.post("/data/profile", {"age": 3})[0] == 201
+
+
+def test_records_of_is_what_the_orm_answers(profile, create, owner, stranger):
+    from django.db.models import F, Value
+
+    from accounts.caller import Caller
+    from records.query import parse
+    from records.query.compile import filtered, ordered
+    from records.query.rows import records_of
+
+    for age in range(12):
+        create(age=age, tags=["t", age], permissions={"read": {"access": "owner"}})
+    for caller in (Caller.for_user(owner), Caller.for_user(stranger)):
+        query = parse(profile, {"age": {"gte": "3"}, "sort_desc": "age", "limit": "5"})
+        queryset = ordered(profile, query, filtered(profile, query, caller))[1:6]
+        assert [values(r) for r in records_of(queryset)] == [values(r) for r in queryset]
+    assert records_of(Record.objects.filter(pk__in=[])) == []
+    annotated = Record.objects.annotate(twice=F("created_at") * Value(2)).order_by("id")
+    assert [(r.pk, r.twice) for r in records_of(annotated)] == [(r.pk, r.twice) for r in annotated]
