@@ -203,20 +203,23 @@ def test_operator_adds_filters_edits_and_deletes_a_record(console, application, 
     page.select_option("#record-filter select[name=f]", "amount")
     page.select_option("#record-filter select[name=op]", "gt")
     page.fill("#record-filter input[name=v]", "40")
-    page.click("#record-filter >> text=Filter")
+    with page.expect_navigation():  # the filtered page has loaded before it is counted
+        page.click("#record-filter >> text=Filter")
     assert page.locator("#record-table tbody tr[data-record-id]").count() == 1
     assert page.locator(f"tr[data-record-id='{record.id}']").count() == 1
     page.select_option("#record-filter select[name=op]", "ctn")
     page.select_option("#record-filter select[name=f]", "title")
     page.fill("#record-filter input[name=v]", "WORLD")
-    page.click("#record-filter >> text=Filter")
+    with page.expect_navigation():  # the filtered page has loaded before it is counted
+        page.click("#record-filter >> text=Filter")
     assert page.locator("#record-table tbody tr[data-record-id]").count() == 1
     # A second condition: both must hold.
     page.click("#record-filter >> text=+ and")
     page.locator("#record-filter select[name=f]").nth(1).select_option("amount")
     page.locator("#record-filter select[name=op]").nth(1).select_option("lt")
     page.locator("#record-filter input[name=v]").nth(1).fill("10")
-    page.click("#record-filter >> text=Filter")
+    with page.expect_navigation():  # the filtered page has loaded before it is counted
+        page.click("#record-filter >> text=Filter")
     assert page.locator("#record-table tbody tr[data-record-id]").count() == 0
     assert "0 records" in page.locator("#record-total").inner_text()
     page.goto(custom_url(application, "gadget", "records") + "?f=nope&op=eq&v=1")

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from django.test import AsyncClient
 
@@ -72,4 +73,8 @@ async def subscribe(token, class_name="thing", params=None, headers=None) -> Str
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    """Run a scenario on its own event loop in a thread of its own: the browser tests'
+    Playwright keeps an event loop running in the main thread for the whole session, and
+    asyncio.run() refuses to start beside it."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -10,7 +10,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def check_deploy(tmp_path, **env) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if k != "PUBLIC_URL"}
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; a deployment never has it.
+    unset = {"PUBLIC_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    environ = {k: v for k, v in os.environ.items() if k not in unset}
     environ.update(
         DATA_DIR=str(tmp_path),
         # check --deploy does not connect; a URL keeps the embedded server from starting
