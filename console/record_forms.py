@@ -203,16 +203,19 @@ class RecordForm(forms.Form):
         label="_parent_id", required=False, max_length=24, help_text="The _id of a parent record"
     )
 
-    def __init__(self, *args, klass, record=None, **kwargs):
+    def __init__(self, *args, klass, record=None, only: str | None = None, **kwargs):
+        """`only`: the one field of an inline cell edit (no owner, no parent)."""
         self.klass = klass
         self.record = record
-        self.class_fields = list(klass.fields.all())
+        self.class_fields = [f for f in klass.fields.all() if only is None or f.name == only]
         initial = {"parent_id": record.parent_id if record else ""}
         if record is not None:
             initial.update({f.name: record.data.get(f.name) for f in self.class_fields})
         super().__init__(*args, initial=initial, **kwargs)
-        if record is not None:  # the owner is set once, as when a user creates a record
+        if record is not None or only is not None:  # the owner is set once, at creation
             del self.fields["owner"]
+        if only is not None:
+            del self.fields["parent_id"]
         for field in self.class_fields:
             self.fields[field.name] = form_field(field)
 
@@ -236,7 +239,7 @@ class RecordForm(forms.Form):
                 coerce_value(self.klass.field_map()[name].type, value)
             except CoercionError as exc:
                 self.add_error(name, str(exc))
-        parent = data.get("parent_id")
+        parent = data.get("parent_id") if "parent_id" in self.fields else None
         if parent and not is_object_id(parent):
             self.add_error("parent_id", "must be the _id of a record")
         return data

@@ -11,7 +11,13 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -31,20 +37,33 @@ from console.forms import INVALID_LEVELS, record_permission_forms
 from console.record_forms import RecordForm
 from records.models import Record
 
-PAGE_SIZE = 25
+PAGE_SIZES = (25, 50, 100, 200)
+# The filter operators of the query language (API.md §5), and the field types each applies
+# to (records/query/parse.py refuses the others the same way). `or` puts the condition in
+# the one OR group of a query: at least one of the `or` conditions must hold.
 OPERATORS = [
-    ("eq", "="),
-    ("ne", "≠"),
-    ("gt", ">"),
-    ("gte", "≥"),
-    ("lt", "<"),
-    ("lte", "≤"),
-    ("ctn", "contains"),
-    ("in", "in (a,b,…)"),
-    ("nin", "not in (a,b,…)"),
-    ("all", "has all (a,b,…)"),
+    ("eq", "=", "integer float string boolean date array"),
+    ("ne", "≠", "integer float string boolean date array"),
+    ("gt", ">", "integer float string date"),
+    ("gte", "≥", "integer float string date"),
+    ("lt", "<", "integer float string date"),
+    ("lte", "≤", "integer float string date"),
+    ("ctn", "contains", "integer float string"),
+    ("in", "in (a,b,…)", "integer float string boolean date array"),
+    ("nin", "not in (a,b,…)", "integer float string boolean date array"),
+    ("all", "has all (a,b,…)", "array"),
+    ("near", "near (lon,lat;metres)", "location"),
+    ("or", "OR group: one of (a,b,…)", "integer float string boolean date array"),
 ]
-SYSTEM_COLUMNS = ["_id", "user_id", "_parent_id", "created_at"]
+SYSTEM_COLUMNS = ["_id", "user_id", "_parent_id", "created_at", "updated_at"]
+SYSTEM_TYPES = {
+    "_id": "string",
+    "user_id": "integer",
+    "_parent_id": "string",
+    "created_at": "integer",
+    "updated_at": "integer",
+}
+DEFAULT_HIDDEN = {"updated_at"}
 
 
 def records_url(klass, **params) -> str:
@@ -75,61 +94,108 @@ def filter_rows(request) -> list[tuple[str, str, str]]:
     return [(f, o, v) for f, o, v in zip(fields, ops, values, strict=False) if f]
 
 
-def query_params(rows, sort: str) -> dict:
-    """Filter rows and a sort column -> the parameters the API list takes (API.md §5)."""
+def criteria(rows) -> dict:
+    """Filter rows -> the conditions of the API's list parameters (API.md §5). Several `or`
+    rows on one field join their values, as `age[or]=1,2` does."""
     params: dict = {}
     for field, op, value in rows:
         if op == "eq":
             params[field] = value
-        else:
-            params.setdefault(field, {})
-            if isinstance(params[field], dict):
-                params[field][op] = value
-    key = "sort_desc" if sort.startswith("-") else "sort_asc"
-    params[key] = sort.lstrip("-") or "_id"
+            continue
+        params.setdefault(field, {})
+        if not isinstance(params[field], dict):
+            params[field] = {"eq": params[field]}
+        if op == "or" and "or" in params[field]:
+            value = f"{params[field]['or']},{value}"
+        params[field][op] = value
     return params
 
 
-def search_page(klass, caller, params: dict, page_number) -> tuple[list, dict]:
+def query_params(rows, sort: str) -> dict:
+    """Filter rows and a sort column -> the parameters the API list takes."""
+    key = "sort_desc" if sort.startswith("-") else "sort_asc"
+    return {**criteria(rows), key: sort.lstrip("-") or "_id"}
+
+
+def search_page(klass, caller, params: dict, page_number, size: int) -> tuple[list, dict]:
     """One page of records and the pager, through the query module (`search` with `count=1`
-    for the total, then `skip`/`limit`): the same filters, sorting and errors as the API."""
+    for the total, then `skip`/`limit`): the same filters, sorting and errors as the API.
+    The query module caps `limit` at 100, so a bigger page is read in windows of 100."""
     from records.query import search
+    from records.query.parse import MAX_LIMIT
 
     total = search(klass, {**params, "count": "1"}, caller).count
-    pages = max(1, -(-total // PAGE_SIZE))
-    try:
-        number = min(max(1, int(page_number or 1)), pages)
-    except ValueError:
-        number = 1
-    window = {"skip": str((number - 1) * PAGE_SIZE), "limit": str(PAGE_SIZE)}
-    found = search(klass, {**params, **window}, caller)
-    pager = {
+    pages = max(1, -(-total // size))
+    number = parse_int(str(page_number or "1")) or 1
+    number = min(max(1, number), pages)
+    records = []
+    for skip in range((number - 1) * size, number * size, MAX_LIMIT):
+        window = {"skip": str(skip), "limit": str(min(MAX_LIMIT, number * size - skip))}
+        found = search(klass, {**params, **window}, caller).records
+        records.extend(found)
+        if len(found) < MAX_LIMIT:
+            break
+    return records, pager(number, pages, total)
+
+
+def pager(number: int, pages: int, total: int) -> dict:
+    """The page links: the first, the last, and two either side of the current page."""
+    shown = sorted({1, pages, *range(max(1, number - 2), min(pages, number + 2) + 1)})
+    links, previous = [], 0
+    for page in shown:
+        if page - previous > 1:
+            links.append(None)  # a gap
+        links.append(page)
+        previous = page
+    return {
         "number": number,
         "pages": pages,
         "count": total,
+        "links": links,
         "previous": number - 1 if number > 1 else None,
         "next": number + 1 if number < pages else None,
     }
-    return found.records, pager
+
+
+def grid_settings(request, klass, all_columns: list[str]) -> tuple[list[str], int]:
+    """The columns shown, in order, and the page size: from the query string when it gives
+    them, then remembered for this class in the operator's session."""
+    key = f"console:grid:{klass.pk}"
+    kept = request.session.get(key, {})
+    if "cols" in request.GET:
+        wanted = [c for c in request.GET["cols"].split(",") if c in all_columns]
+        kept["cols"] = ["_id", *[c for c in wanted if c != "_id"]]
+    if request.GET.get("size", "").isdigit() and int(request.GET["size"]) in PAGE_SIZES:
+        kept["size"] = int(request.GET["size"])
+    if "cols" in request.GET or "size" in request.GET:
+        request.session[key] = kept
+    columns = [c for c in kept.get("cols", []) if c in all_columns]
+    if not columns:
+        columns = [c for c in all_columns if c not in DEFAULT_HIDDEN]
+    return columns, kept.get("size", PAGE_SIZES[0])
 
 
 def record_list(request, app_id, class_name):
     app = application_or_404(app_id)
     klass = class_or_404(app, class_name)
     fields = list(klass.fields.all())
+    by_name = {f.name: f for f in fields}
+    all_columns = SYSTEM_COLUMNS + [f.name for f in fields]
+    columns, size = grid_settings(request, klass, all_columns)
     rows = filter_rows(request)
     sort = request.GET.get("sort", "_id")
-    query_errors, items, pager = [], [], None
+    query_errors, items, page = [], [], None
     viewer, viewer_label = subject_caller(app, request.GET.get("as"))
     if viewer is None and viewer_label:
         query_errors = [viewer_label]
     try:
         params = query_params(rows, sort)
         caller = viewer or admin_caller(app)
-        items, pager = search_page(klass, caller, params, request.GET.get("page"))
+        items, page = search_page(klass, caller, params, request.GET.get("page"), size)
     except ApiError as exc:
         query_errors = error_lines(exc.errors)
     keep = [(k, v) for k in ("f", "op", "v", "as") for v in request.GET.getlist(k)]
+    types = {**SYSTEM_TYPES, **{f.name: f.type for f in fields}}
     return render(
         request,
         "console/records.html",
@@ -137,10 +203,15 @@ def record_list(request, app_id, class_name):
         title=f"{klass.name}: records",
         section="custom",
         klass=klass,
-        fields=fields,
-        columns=SYSTEM_COLUMNS + [f.name for f in fields],
-        rows=[_row(record, fields) for record in items],
-        page=pager,
+        columns=[{"name": c, "type": types[c], "field": c in by_name} for c in columns],
+        all_columns=[{"name": c, "shown": c in columns, "type": types[c]} for c in all_columns],
+        hidden_columns=[c for c in all_columns if c not in columns],
+        filter_columns=[(c, types[c]) for c in all_columns if types[c] != FieldType.FILE],
+        rows=[_row(record, columns, by_name) for record in items],
+        add_cells=_add_cells(klass, columns, by_name) if viewer is None else None,
+        page=page,
+        size=size,
+        page_sizes=PAGE_SIZES,
         sort=sort,
         filters=rows or [("", "eq", "")],
         operators=OPERATORS,
@@ -150,15 +221,40 @@ def record_list(request, app_id, class_name):
         users=app.users.order_by("-id")[:200],
         filter_query=urlencode(keep),
         sort_query=urlencode([*keep, ("sort", sort)]),
+        export_query=urlencode([(k, v) for k, v in keep]),
     )
 
 
-def _row(record, fields) -> dict:
-    return {
-        "record": record,
-        "created": utc_text(record.created_at),
-        "cells": [cell(f, record.data.get(f.name)) for f in fields],
+def _add_cells(klass, columns: list[str], by_name: dict) -> list:
+    """The inputs of the browser's add row, one per shown column (the record form's own)."""
+    form = RecordForm(klass=klass, auto_id="add_%s")
+    names = {"user_id": "owner", "_parent_id": "parent_id"}
+    cells = []
+    for column in columns:
+        name = names.get(column, column)
+        field = by_name.get(name)
+        usable = name in form.fields and (field is None or field.type != FieldType.FILE)
+        cells.append(form[name] if usable else None)
+    return cells
+
+
+def _row(record, columns: list[str], by_name: dict) -> dict:
+    system = {
+        "_id": {"text": record.id, "link": "record"},
+        "user_id": {"text": record.user_id, "link": "user", "null": record.user_id is None},
+        "_parent_id": {"text": record.parent_id, "link": "parent", "null": not record.parent_id},
+        "created_at": {"text": utc_text(record.created_at), "title": record.created_at},
+        "updated_at": {"text": utc_text(record.updated_at), "title": record.updated_at},
     }
+    cells = []
+    for name in columns:
+        if name in system:
+            cells.append({"name": name, "system": True, **system[name]})
+        else:
+            field = by_name[name]
+            editable = field.type != FieldType.FILE
+            cells.append({"name": name, "edit": editable, **cell(field, record.data.get(name))})
+    return {"record": record, "cells": cells}
 
 
 def cell(field, value) -> dict:
@@ -173,6 +269,45 @@ def cell(field, value) -> dict:
         return {"text": json.dumps(value, ensure_ascii=False)}
     text = str(value)
     return {"text": text if len(text) <= 80 else text[:79] + "…", "title": text}
+
+
+def record_by_id(request, app_id, record_id):
+    """A `_parent_id` link: the record's page, whatever its class."""
+    app = application_or_404(app_id)
+    record = get_object_or_404(
+        Record.objects.select_related("object_class"), application=app, id=record_id
+    )
+    return HttpResponseRedirect(record_url(record))
+
+
+def record_cell(request, app_id, class_name, record_id, field_name):
+    """Inline edit of one cell: GET answers the field's typed input (the record form's own
+    widget), POST saves that one value through `record_update` and answers the new cell."""
+    from django.template.loader import render_to_string
+
+    from records.services import record_update
+
+    app = application_or_404(app_id)
+    klass = class_or_404(app, class_name)
+    record = record_or_404(klass, record_id)
+    field = klass.field_map().get(field_name)
+    if field is None or field.type == FieldType.FILE:
+        raise Http404("no such editable field")
+    form = RecordForm(request.POST or None, klass=klass, record=record, only=field_name)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changes = form.record_data()
+            if changes:
+                record = record_update(
+                    caller=admin_caller(app), klass=klass, record_id=record.id, changes=changes
+                )
+        except ApiError as exc:
+            _to_form_errors(form, exc)
+        else:
+            return JsonResponse({"cell": cell(field, record.data.get(field_name))})
+    html = render_to_string("console/_cell_form.html", {"form": form}, request=request)
+    status = 422 if request.method == "POST" else 200
+    return JsonResponse({"form": html}, status=status)
 
 
 @require_POST
@@ -212,8 +347,12 @@ def record_add(request, app_id, class_name):
         except ApiError as exc:
             service_errors = _to_form_errors(form, exc)
         else:
+            if request.POST.get("inline"):
+                return JsonResponse({"_id": record.id})
             messages.success(request, f"Record {record.id} created.")
             return HttpResponseRedirect(record_url(record))
+    if request.method == "POST" and request.POST.get("inline"):  # the browser's add row
+        return JsonResponse({"errors": form.errors}, status=422)
     return _record_page(request, app, klass, form, None, service_errors)
 
 
@@ -467,7 +606,8 @@ EXPORT_TYPES = {"csv": "text/csv", "json": "application/json", "ndjson": "applic
 
 
 def class_export(request, app_id, class_name):
-    """The class's records as a download, streamed (no size limit in memory)."""
+    """The class's records as a download, streamed (no size limit in memory); with the
+    browser's filters (and "view as"), exactly the records of that view, in `_id` order."""
     from records.importing import iter_export
 
     app = application_or_404(app_id)
@@ -475,7 +615,14 @@ def class_export(request, app_id, class_name):
     fmt = request.GET.get("format", "csv")
     if fmt not in EXPORT_TYPES:
         raise Http404("unknown format")
-    chunks = (chunk.encode() for chunk in iter_export(klass, fmt))
+    records = None
+    rows = filter_rows(request)
+    viewer, _ = subject_caller(app, request.GET.get("as"))
+    if rows or viewer:  # exactly the browser's view: its filters, as its viewer
+        from records.query import matching
+
+        records = matching(klass, criteria(rows), viewer or admin_caller(app), "read")
+    chunks = (chunk.encode() for chunk in iter_export(klass, fmt, records=records))
     response = StreamingHttpResponse(chunks, content_type=EXPORT_TYPES[fmt] + "; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{klass.name}.{fmt}"'
     return response

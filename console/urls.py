@@ -79,6 +79,12 @@ def console_patterns(wrap) -> list:
             "console_record_permissions",
         ),
         (
+            "custom/<str:class_name>/records/<str:record_id>/cell/<str:field_name>/",
+            records.record_cell,
+            "console_record_cell",
+        ),
+        ("records/<str:record_id>/", records.record_by_id, "console_record_by_id"),
+        (
             "custom/<str:class_name>/records/<str:record_id>/file/<str:field_name>/",
             records.record_file,
             "console_record_file",

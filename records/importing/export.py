@@ -23,18 +23,19 @@ def export_fields(klass) -> list:
     return [f for f in klass.field_map().values() if f.type != FieldType.FILE]
 
 
-def _records(klass, chunk_size: int):
+def _records(klass, chunk_size: int, records=None):
+    if records is None:
+        records = Record.objects.filter(object_class=klass)
     return (
-        Record.objects.filter(object_class=klass)
-        .order_by("id")
+        records.order_by("id")
         .values_list("id", "parent_id", "user_id", "created_at", "updated_at", "data")
         .iterator(chunk_size=chunk_size)
     )
 
 
-def _objects(klass, chunk_size: int):
+def _objects(klass, chunk_size: int, records=None):
     names = [f.name for f in export_fields(klass)]
-    for rid, parent, user, created, updated, data in _records(klass, chunk_size):
+    for rid, parent, user, created, updated, data in _records(klass, chunk_size, records):
         item = {
             "_id": rid,
             "_parent_id": parent,
@@ -59,11 +60,11 @@ def _csv_cell(value) -> str:
     return _encode(value)  # Array and Location: a JSON array
 
 
-def _iter_csv(klass, chunk_size):
+def _iter_csv(klass, chunk_size, records=None):
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*SYSTEM_COLUMNS, *(f.name for f in export_fields(klass))])
-    for count, item in enumerate(_objects(klass, chunk_size), 1):
+    for count, item in enumerate(_objects(klass, chunk_size, records), 1):
         writer.writerow([_csv_cell(value) for value in item.values()])
         if count % CHUNK_RECORDS == 0:
             yield buffer.getvalue()
@@ -72,9 +73,9 @@ def _iter_csv(klass, chunk_size):
     yield buffer.getvalue()
 
 
-def _iter_ndjson(klass, chunk_size):
+def _iter_ndjson(klass, chunk_size, records=None):
     lines = []
-    for item in _objects(klass, chunk_size):
+    for item in _objects(klass, chunk_size, records):
         lines.append(_encode(item))
         if len(lines) == CHUNK_RECORDS:
             yield "\n".join(lines) + "\n"
@@ -83,21 +84,22 @@ def _iter_ndjson(klass, chunk_size):
         yield "\n".join(lines) + "\n"
 
 
-def _iter_json(klass, chunk_size):
+def _iter_json(klass, chunk_size, records=None):
     yield "["
     separator = "\n"
-    for chunk in _iter_ndjson(klass, chunk_size):
+    for chunk in _iter_ndjson(klass, chunk_size, records):
         yield separator + chunk.rstrip("\n").replace("\n", ",\n")
         separator = ",\n"
     yield "\n]\n"
 
 
-def iter_export(klass, fmt: str = "csv", *, chunk_size: int = CHUNK_RECORDS):
-    """The export as text chunks (for a streaming HTTP response or a file)."""
+def iter_export(klass, fmt: str = "csv", *, chunk_size: int = CHUNK_RECORDS, records=None):
+    """The export as text chunks (for a streaming HTTP response or a file). `records`: a
+    queryset of the class's records to export instead of all (the console's filtered view)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format '{fmt}' (use one of: {', '.join(FORMATS)})")
     builders = {"csv": _iter_csv, "json": _iter_json, "ndjson": _iter_ndjson}
-    return builders[fmt](klass, chunk_size)
+    return builders[fmt](klass, chunk_size, records)
 
 
 def export_records(klass, out, fmt: str = "csv", *, chunk_size: int = CHUNK_RECORDS) -> int:

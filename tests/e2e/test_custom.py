@@ -214,7 +214,7 @@ def test_operator_adds_filters_edits_and_deletes_a_record(console, application, 
         page.click("#record-filter >> text=Filter")
     assert page.locator("#record-table tbody tr[data-record-id]").count() == 1
     # A second condition: both must hold.
-    page.click("#record-filter >> text=+ and")
+    page.click("#record-filter >> text=+ condition")
     page.locator("#record-filter select[name=f]").nth(1).select_option("amount")
     page.locator("#record-filter select[name=op]").nth(1).select_option("lt")
     page.locator("#record-filter input[name=v]").nth(1).fill("10")
