@@ -76,8 +76,14 @@ def test_schema_documents_the_account_endpoints(schema):
     for path, methods in {
         "/session": ("get", "post", "delete"),
         "/login": ("post", "delete"),
-        "/users": ("post",),
+        "/users": ("post", "get"),
         "/users/{user_id}": ("get", "put", "delete"),
+        "/users/v2": ("get",),
+        "/users/online": ("get",),
+        "/users/password/reset": ("post",),
+        "/users/by_login": ("get",),
+        "/users/by_tags": ("get",),
+        "/users/external/{external_id}": ("get", "delete"),
     }.items():
         assert path in paths, path
         for method in methods:
