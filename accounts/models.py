@@ -157,6 +157,25 @@ class ApiUser(models.Model):
         return check_password(raw, self.password)
 
 
+class UserTag(models.Model):
+    """One row per tag of a user, so the users search counts the users of a tag from an
+    index alone (a GIN index on `ApiUser.tags` finds them but must read every matching
+    row to count them). Written only by the database trigger of migration 0004 on
+    accounts_apiuser, so every write path (API, console, import_users, SQL) keeps it
+    exact; Python never writes it."""
+
+    pk = models.CompositePrimaryKey("application_id", "tag", "user_id")
+    application_id = models.BigIntegerField()
+    tag = models.CharField(max_length=100)
+    user_id = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = "user tag"
+
+    def __str__(self):
+        return f"{self.tag} of user {self.user_id}"
+
+
 class ApiSession(models.Model):
     """A client session. `updated_at` is the last request: the session ends
     SESSION_TTL_SECONDS after it (sliding expiry)."""

@@ -56,7 +56,7 @@ def _json_list(request, users) -> list[dict]:
 
 def _query(fn, request, params):
     try:
-        return fn(_users(request), params, hide_contacts=hides_contacts(request.user))
+        return fn(request.user.application.pk, params, hide_contacts=hides_contacts(request.user))
     except QueryError as exc:
         raise ApiError(exc.errors, status=exc.status) from None
 
@@ -189,7 +189,9 @@ class UsersByListView(V1View):
         if not value or not isinstance(value, str | list):
             raise Unprocessable({param: ["is required"]})
         try:
-            users, total, page = filtered_v1(_users(request), {name: value}, v1_page(params))
+            users, total, page = filtered_v1(
+                request.user.application.pk, {name: value}, v1_page(params)
+            )
         except QueryError as exc:
             raise ApiError(exc.errors, status=exc.status) from None
         return self.paged(request, users, total, page)
