@@ -210,7 +210,7 @@ def user_create(*, application: Application, data) -> ApiUser:
     return user
 
 
-def _taken(user: ApiUser) -> dict:
+def taken_fields(user: ApiUser) -> dict:
     """The identifying fields of `user` another user of its application already has."""
     users = ApiUser.objects.filter(application_id=user.application_id).exclude(pk=user.pk)
     taken = {}
@@ -223,14 +223,14 @@ def _taken(user: ApiUser) -> dict:
 
 
 def _save_unique(user: ApiUser) -> None:
-    taken = _taken(user)
+    taken = taken_fields(user)
     if taken:
         raise Unprocessable(taken)
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError:  # a concurrent write took a value between the check and the save
-        raise Unprocessable(_taken(user) or {"login": ["has already been taken"]}) from None
+        raise Unprocessable(taken_fields(user) or {"login": ["has already been taken"]}) from None
 
 
 @transaction.atomic

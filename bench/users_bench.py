@@ -299,6 +299,9 @@ def run(server, ctx, rng, args) -> None:
         print(f"{label:52} {p50:8.1f} {p95:8.1f} {matches:9.0f}")
     worst = max(statistics.median(r["p95"] for r in rounds) for rounds in results.values())
     print(f"\nworst p95: {worst:.1f} ms (target: under 50 ms)")
+    # The figures mean little on a busy machine: say how busy it was.
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average at the end (1, 5, 15 min): {load} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.deletion import before_owner_deletion
 from accounts.models import ApiUser, Application
-from accounts.services import LOGIN_RE, MIN_PASSWORD, parse_tags
+from accounts.services import LOGIN_RE, MIN_PASSWORD, parse_tags, taken_fields
+from accounts.user_fields import clean_user_fields
 from classes.models import ObjectClass
 from config.api.errors import Unprocessable
 from config.api.indexes import is_index
@@ -109,7 +110,14 @@ class ApplicationAdmin(admin.ModelAdmin):
         return (
             ("name",)
             if obj is None
-            else ("name", "application_id_key", "auth_key_copy", "auth_secret_copy")
+            else (
+                "name",
+                "application_id_key",
+                "auth_key_copy",
+                "auth_secret_copy",
+                "users_api_v1",
+                "users_show_contacts",
+            )
         )
 
     def get_readonly_fields(self, request, obj=None):
@@ -207,8 +215,30 @@ class ApplicationAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:accounts_application_change", args=[app.pk]))
 
 
+def _profile_field(label: str, help_text: str = "", widget=None) -> forms.Field:
+    return forms.CharField(
+        label=label, required=False, help_text=help_text, widget=widget, strip=False
+    )
+
+
 class ApiUserForm(forms.ModelForm):
-    """Tags as one comma-separated field; the password is hashed, never stored in clear."""
+    """Tags as one comma-separated field; the password is hashed, never stored in clear.
+    The profile fields are checked by accounts.user_fields, as the API checks them."""
+
+    phone = _profile_field("Phone", "Digits, an optional leading +, spaces and ( ) - .")
+    website = _profile_field("Website", "example.com is saved as http://example.com")
+    avatar = _profile_field("Avatar", "An id or an address of the user's picture")
+    blob_id = _profile_field("Avatar file", "The id of a file (blob) of this application")
+    timezone = _profile_field("Time zone", "Minutes from UTC, -720 to 840")
+    external_user_id = _profile_field("External user id", "A positive integer, unique here")
+    external_id = _profile_field("External id", "Unique in the application")
+    facebook_id = _profile_field("Facebook id", "Unique in the application")
+    twitter_id = _profile_field("Twitter id", "Unique in the application")
+    custom_data = _profile_field(
+        "Custom data", "Any text, up to 65,535 characters", forms.Textarea(attrs={"rows": 3})
+    )
+    PROFILE = ("phone", "website", "avatar", "blob_id", "timezone", "external_user_id",
+               "external_id", "facebook_id", "twitter_id", "custom_data")  # fmt: skip
 
     tags_text = forms.CharField(
         label="Tags", required=False, help_text="Comma-separated, e.g. officers, staff"
@@ -226,6 +256,10 @@ class ApiUserForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.profile: dict = {}  # the profile fields, cleaned
+        for name in self.PROFILE:  # the stored values, as text
+            value = getattr(self.instance, name)
+            self.initial.setdefault(name, "" if value is None else str(value))
         self.fields["tags_text"].initial = ", ".join(self.instance.tags or [])
         if self.instance.pk is None:
             self.fields["new_password"].required = True
@@ -266,11 +300,30 @@ class ApiUserForm(forms.ModelForm):
             self.add_error("login", "This login is taken in this application.")
         if data.get("email") and others.filter(email__iexact=data["email"]).exists():
             self.add_error("email", "This email is taken in this application.")
+        if app is not None:
+            self._clean_profile(app, data)
         return data
+
+    def _clean_profile(self, app, data) -> None:
+        raw = {name: data.get(name, "") for name in self.PROFILE}
+        clean, errors = clean_user_fields(raw, application_id=app.pk)
+        # the admin's form also copies these into the instance: the stored values, not text
+        data.update({name: value for name, value in clean.items() if name in data})
+        for name, problems in errors.items():
+            self.add_error(name, problems[0][:1].upper() + problems[0][1:] + ".")
+        if errors:
+            return
+        self.profile = clean
+        probe = ApiUser(pk=self.instance.pk, application=app, **clean)
+        for name in taken_fields(probe):
+            if name in self.PROFILE:
+                self.add_error(name, "This value is taken by another user of this application.")
 
     def save(self, commit=True):
         user = super().save(commit=False)
         user.tags = self.cleaned_data["tags_text"]
+        for name, value in self.profile.items():
+            setattr(user, name, value)
         if self.cleaned_data.get("new_password"):
             user.set_password(self.cleaned_data["new_password"])
         if commit:
@@ -293,7 +346,11 @@ class ApiUserAdmin(admin.ModelAdmin):
     list_display_links = ("id", "login")
     list_filter = ("application",)
     search_fields = ("login", "email", "full_name", "tags")
-    fields = ("application", "login", "email", "full_name", "tags_text", "new_password")
+    fieldsets = (
+        (None, {"fields": ("application", "login", "email", "full_name", "tags_text",
+                           "new_password")}),
+        ("Profile", {"fields": tuple(ApiUserForm.PROFILE)}),
+    )  # fmt: skip
     list_per_page = 50
 
     @admin.display(description="Tags")

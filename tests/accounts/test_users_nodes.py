@@ -8,7 +8,6 @@ import urllib.request
 import pytest
 
 from tests.conftest import token_for
-from tests.servers import app_servers  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
