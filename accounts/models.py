@@ -160,7 +160,7 @@ class ApiUser(models.Model):
 class UserTag(models.Model):
     """One row per tag of a user, so the users search counts the users of a tag from an
     index alone (a GIN index on `ApiUser.tags` finds them but must read every matching
-    row to count them). Written only by the database trigger of migration 0004 on
+    row to count them). Written only by the database trigger of migration 0005 on
     accounts_apiuser, so every write path (API, console, import_users, SQL) keeps it
     exact; Python never writes it."""
 

@@ -42,7 +42,7 @@ DROP FUNCTION accounts_apiuser_tags_sync();
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_user_filter_indexes"),
+        ("accounts", "0004_login_failures"),
     ]
 
     operations = [
