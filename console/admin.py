@@ -291,6 +291,8 @@ class ApiUserForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         app = data.get("application") or self.instance.application_id and self.instance.application
+        # First: whatever is refused below, the fields then hold stored values, not text.
+        self._clean_profile(app, data)
         # Only when neither was typed: a login or email refused above already says why.
         typed = (self.data.get("login") or "").strip() or (self.data.get("email") or "").strip()
         if not typed:
@@ -300,18 +302,16 @@ class ApiUserForm(forms.ModelForm):
             self.add_error("login", "This login is taken in this application.")
         if data.get("email") and others.filter(email__iexact=data["email"]).exists():
             self.add_error("email", "This email is taken in this application.")
-        if app is not None:
-            self._clean_profile(app, data)
         return data
 
     def _clean_profile(self, app, data) -> None:
         raw = {name: data.get(name, "") for name in self.PROFILE}
-        clean, errors = clean_user_fields(raw, application_id=app.pk)
+        clean, errors = clean_user_fields(raw, application_id=app.pk if app else 0)
         # the admin's form also copies these into the instance: the stored values, not text
         data.update({name: value for name, value in clean.items() if name in data})
         for name, problems in errors.items():
             self.add_error(name, problems[0][:1].upper() + problems[0][1:] + ".")
-        if errors:
+        if errors or not app:
             return
         self.profile = clean
         probe = ApiUser(pk=self.instance.pk, application=app, **clean)

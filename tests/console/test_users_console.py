@@ -62,3 +62,10 @@ def test_the_users_api_settings_of_an_application(staff, application):
     application.refresh_from_db()
     assert not application.users_api_v1 and not application.users_show_contacts
     assert Application(name="new").users_api_v1 is False  # off by default
+
+
+def test_an_add_without_application_is_an_error_not_a_crash(staff, application):
+    answer = staff.post("/admin/accounts/apiuser/add/",
+                        {"login": "dana", "new_password": "x" * 9, "external_user_id": "12"})  # fmt: skip
+    assert answer.status_code == 200 and b"This field is required" in answer.content
+    assert not ApiUser.objects.exists()
