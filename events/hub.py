@@ -30,13 +30,14 @@ from accounts.models import ApiSession
 from classes.models import ObjectClass
 from events import journal
 from events.models import CHANNEL
-from events.subscriptions import Batch
+from events.subscriptions import Batch, audiences, fan_out
 
 logger = logging.getLogger(__name__)
 
 MAX_ROWS_PER_READ = 5000
 IDLE_POLL_SECONDS = 1.0
 SESSION_CHECK_SECONDS = 1.0
+COALESCE_SECONDS = 0.005
 RESET = "reset"  # what a subscriber gets first when it cannot resume where it asked
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
@@ -84,22 +85,38 @@ def read_batch(position, conditions: dict, limit=MAX_ROWS_PER_READ):
     committed rows are still held back by an older running transaction."""
     rows = []
     while len(rows) < limit:
-        page, position = journal.read_after(position)
-        if not page:
+        page = journal.read_after(position)
+        rows, position = rows + page.rows, page.position
+        if len(page.rows) < journal.PAGE_SIZE:
             break
-        rows += page
     batch = Batch(rows=rows, position=position)
     if rows:
-        prepare(batch, conditions)
-    return batch, journal.waiting_rows(journal.current_xmin())
+        prepare(batch, conditions, page.schema_version)
+    return batch, page.waiting
 
 
-def prepare(batch: Batch, conditions: dict) -> None:
+# Classes by id, loaded under one schema version (classes.SchemaVersion, read in the same
+# statement as the journal rows): any class change moves the version, so an entry is
+# never used after the change that outdated it. Only the hub's thread touches it.
+_classes: dict = {"version": None, "by_id": {}}
+
+
+def classes_for(class_ids, schema_version: int | None) -> dict:
+    if schema_version is None or schema_version != _classes["version"]:
+        _classes.update(version=schema_version, by_id={})
+    cached = _classes["by_id"]
+    missing = set(class_ids) - cached.keys()
+    if missing:
+        for klass in ObjectClass.objects.filter(pk__in=missing).prefetch_related("fields"):
+            klass.field_map()  # filled now: the instance is shared from here on
+            cached[klass.pk] = klass
+    return {pk: cached[pk] for pk in class_ids if pk in cached}
+
+
+def prepare(batch: Batch, conditions: dict, schema_version: int | None = None) -> None:
     """Load the batch's classes and evaluate each distinct set of conditions on it."""
     class_ids = {row.event.object_class_id for row in batch.rows}
-    batch.classes.update(
-        (k.pk, k) for k in ObjectClass.objects.filter(pk__in=class_ids).prefetch_related("fields")
-    )
+    batch.classes.update(classes_for(class_ids, schema_version))
     for key, (class_id, query) in conditions.items():
         if key in batch.matches:
             continue
@@ -132,6 +149,7 @@ class Hub:
         self.wake = asyncio.Event()
         self.task: asyncio.Task | None = None
         self.stopping = False
+        self._audience_cache = None  # subscribers indexed for fan_out; None: rebuild
         self.sessions_checked = 0.0
 
     async def run(self, fn, *args):
@@ -169,10 +187,12 @@ class Hub:
     def _register(self, sub) -> None:
         sub.position = self.position
         self.subscribers.add(sub)
+        self._audience_cache = None
         self._start()  # in case the reading task stopped while this one was checked
 
     def unsubscribe(self, sub) -> None:
         self.subscribers.discard(sub)
+        self._audience_cache = None
 
     @staticmethod
     def _conditions(subs) -> dict:
@@ -226,6 +246,8 @@ class Hub:
                 await asyncio.wait_for(self.wake.wait(), delay)
             except TimeoutError:
                 pass
+            # Notifications that arrive within a few milliseconds share one read.
+            await asyncio.sleep(COALESCE_SECONDS)
             self.wake.clear()
             try:
                 waiting = await self.read_now()
@@ -256,9 +278,14 @@ class Hub:
         # batch after it and none before.
         self.position = batch.position
         if batch.rows:
-            for sub in list(self.subscribers):
-                sub.offer(batch)
+            for sub, text in fan_out(batch, self._audiences()).items():
+                sub.offer((text, batch.position))
         return waiting
+
+    def _audiences(self) -> dict:
+        if self._audience_cache is None:
+            self._audience_cache = audiences(self.subscribers)
+        return self._audience_cache
 
     async def _check_sessions(self) -> None:
         if time.monotonic() - self.sessions_checked < SESSION_CHECK_SECONDS:
@@ -271,8 +298,8 @@ class Hub:
         for sub in subs:
             if sub.session_id not in alive:
                 sub.end("session ended")
-            else:
-                sub.set_groups(alive[sub.session_id])
+            elif sub.set_groups(alive[sub.session_id]):
+                self._audience_cache = None
 
 
 def ping_seconds() -> float:

@@ -21,6 +21,7 @@ The price: a row is delivered only once every older write transaction has finish
 write transaction that stays open holds events back until it ends (docs/events.md).
 """
 
+import json
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -67,11 +68,6 @@ def now_position() -> Position:
     return Position(xmin, xmin, 0)
 
 
-def waiting_rows(xmin: int) -> bool:
-    """Are there committed rows that a running older transaction still holds back?"""
-    return Event.objects.filter(xid__gte=xmin).exists()
-
-
 class Row:
     """One journal row as the stream and the webhooks use it."""
 
@@ -96,26 +92,76 @@ class Row:
         return record_from_json(self.event.old)
 
 
-def read_segment(lo: int, hi: int, after: int, upto: int | None = None, limit=PAGE_SIZE):
+def read_segment(lo: int, hi: int, after: int, upto: int | None = None, limit=None):
     """Rows of the batch [lo, hi) with after < id (<= upto), in id order, at most `limit`."""
+    limit = limit or PAGE_SIZE
     rows = Event.objects.filter(xid__gte=lo, xid__lt=hi, id__gt=after)
     if upto is not None:
         rows = rows.filter(id__lte=upto)
     return [Row(e, Position(lo, hi, e.id)) for e in rows.order_by("id")[:limit]]
 
 
-def read_after(position: Position, limit=PAGE_SIZE) -> tuple[list[Row], Position]:
+READ_SQL = """
+WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+SELECT snap.xmin,
+       EXISTS (SELECT 1 FROM events_event w WHERE w.xid >= snap.xmin),
+       (SELECT version FROM classes_schemaversion WHERE id = 1),
+       e.id, e.xid, e.op, e.occurred_at, e.application_id, e.object_class_id, e.record_id,
+       e.new::text, e.old::text
+FROM snap LEFT JOIN LATERAL (
+    SELECT * FROM events_event e
+    WHERE (e.xid >= %(lo)s AND e.xid < %(hi)s AND e.id > %(seq)s)
+       OR (e.xid >= %(hi)s AND e.xid < snap.xmin)
+    ORDER BY e.xid >= %(hi)s, e.id
+    LIMIT %(limit)s
+) e ON true
+"""
+
+
+@dataclass
+class Page:
+    rows: list[Row]
+    position: Position  # after the rows
+    waiting: bool  # committed rows still wait for an older running transaction
+    schema_version: int  # classes.SchemaVersion in the same snapshot (0: none yet)
+
+
+def read_after(position: Position, limit=None) -> Page:
     """The next rows after `position` that are final now (at most `limit`), and the
-    position after them. When the current batch is drained, opens the next one at the
-    current `xmin`; called until it answers no rows, it has read everything final."""
-    rows = read_segment(position.lo, position.hi, position.seq, limit=limit)
-    if rows:
-        return rows, rows[-1].position
-    xmin = current_xmin()
-    if xmin <= position.hi:
-        return [], position
-    rows = read_segment(position.hi, xmin, 0, limit=limit)
-    return rows, rows[-1].position if rows else Position(position.hi, xmin, 0)
+    position after them. One statement: the rest of the current batch, then the batch that
+    `xmin` now closes. Called until it answers fewer than `limit` rows, it has read
+    everything final."""
+    limit = limit or PAGE_SIZE
+    with connection.cursor() as cursor:
+        cursor.execute(READ_SQL, {**position.__dict__, "limit": limit})
+        found = cursor.fetchall()
+    xmin, waiting, version = found[0][:3]
+    rows = [_row(position, xmin, values[3:]) for values in found if values[3] is not None]
+    if len(rows) == limit:
+        after = rows[-1].position
+    elif xmin > position.hi:  # the current batch is drained: the next one is [hi, xmin)
+        last = rows[-1].id if rows and rows[-1].position.lo == position.hi else 0
+        after = Position(position.hi, xmin, last)
+    else:
+        after = rows[-1].position if rows else position
+    return Page(rows, after, waiting, version or 0)
+
+
+def _row(position: Position, xmin: int, values) -> Row:
+    id_, xid, op, occurred_at, app_id, class_id, record_id, new, old = values
+    event = Event(
+        id=id_,
+        xid=xid,
+        op=op,
+        occurred_at=occurred_at,
+        application_id=app_id,
+        object_class_id=class_id,
+        record_id=record_id,
+        new=json.loads(new) if new is not None else None,
+        old=json.loads(old) if old is not None else None,
+    )
+    batch = (position.lo, position.hi) if xid < position.hi else (position.hi, xmin)
+    return Row(event, Position(*batch, id_))
 
 
 def segments_between(start: Position, end: Position) -> list[tuple[int, int, int, int | None]]:

@@ -9,6 +9,14 @@ For each row of the subscriber's class:
   readable and matching before; otherwise nothing. A record the subscriber could never see
   produces nothing at all, not even its id.
 Class permissions are those of the class now; record permissions are the version's own.
+
+With many subscribers, asking `can` for every subscriber and row costs ~10 us a pair (a
+thousand subscribers at 200 writes/s would be two seconds of CPU a second). `Audience`
+narrows each row to its *candidates* first: the subscribers a permission level could
+possibly admit (the owner, the listed ids, the groups; everybody for `open`, for class
+permissions, or for anything it does not recognise). It only ever leaves out subscribers
+that `can` would refuse, and `can` still decides for every candidate, so the index can
+make delivery cheaper but never let anyone see more.
 """
 
 import asyncio
@@ -50,11 +58,11 @@ class Subscription:
         self.position: Position | None = None
         self.ended: str | None = None
 
-    def offer(self, batch: Batch) -> None:
-        """Queue a batch; a subscriber too slow to keep up is ended (it resumes with
+    def offer(self, item) -> None:
+        """Queue (text, position after it); a subscriber too slow to keep up is ended (it resumes with
         Last-Event-ID from the journal when it reconnects)."""
         try:
-            self.queue.put_nowait(batch)
+            self.queue.put_nowait(item)
         except asyncio.QueueFull:
             self.end("too slow")
 
@@ -66,9 +74,12 @@ class Subscription:
         except asyncio.QueueFull:
             pass  # the reader checks `ended` before each batch
 
-    def set_groups(self, groups: tuple) -> None:
-        if groups != self.caller.groups:
-            self.caller = replace(self.caller, groups=groups)
+    def set_groups(self, groups: tuple) -> bool:
+        """Take the user's current tags; answers whether they changed."""
+        if groups == self.caller.groups:
+            return False
+        self.caller = replace(self.caller, groups=groups)
+        return True
 
 
 def _sees(sub, record, klass, matched, event_id) -> bool:
@@ -107,6 +118,74 @@ def _data(row: Row, klass, kind: str) -> str:
 
 def frame(event: str, data: str, position) -> str:
     return f"id: {position}\nevent: {event}\ndata: {data}\n\n"
+
+
+class Audience:
+    """The subscribers of one class, indexed by what a read permission can name."""
+
+    def __init__(self):
+        self.everyone: list = []
+        self.by_user: dict = {}
+        self.by_group: dict = {}
+        self.admins: list = []
+
+    def add(self, sub) -> None:
+        self.everyone.append(sub)
+        caller = sub.caller
+        if caller.is_admin:
+            self.admins.append(sub)
+        if caller.user_id is not None:
+            self.by_user.setdefault(caller.user_id, []).append(sub)
+        for group in caller.groups:
+            self.by_group.setdefault(str(group), []).append(sub)
+
+    def candidates(self, record, klass) -> list:
+        """A superset of the subscribers that may read `record` (None: nobody)."""
+        if record is None:
+            return []
+        if klass.uses_class_permissions("read"):
+            return self.everyone
+        access = record.read_access
+        if access == "owner":
+            found = list(self.by_user.get(record.user_id, ()))
+        elif access == "open_for_users_ids":
+            found = [s for i in record.read_ids or () for s in self.by_user.get(int(i), ())]
+        elif access == "open_for_groups":
+            found = [s for g in record.read_groups or () for s in self.by_group.get(str(g), ())]
+        else:  # open, or a level this index does not know: everybody is a candidate
+            return self.everyone
+        return found + self.admins
+
+
+def audiences(subs) -> dict:
+    """{class id: Audience} of the given subscriptions."""
+    out = {}
+    for sub in subs:
+        out.setdefault(sub.class_id, Audience()).add(sub)
+    return out
+
+
+def fan_out(batch: Batch, by_class: dict) -> dict:
+    """{subscription: SSE text} for one batch and all subscribers (only those who get
+    something are in it). Same decisions as `render`, found through `Audience`."""
+    out = {}
+    for row in batch.rows:
+        event = row.event
+        audience = by_class.get(event.object_class_id)
+        klass = batch.classes.get(event.object_class_id)
+        if audience is None or klass is None:
+            continue
+        subs = audience.candidates(row.new, klass)
+        if row.old is not None:
+            subs = list(dict.fromkeys(subs + audience.candidates(row.old, klass)))
+        for sub in subs:
+            if event.application_id != sub.application_id:
+                continue
+            matches = batch.matches.get(sub.conditions_key) if sub.query is not None else None
+            kind = decide(sub, row, klass, matches)
+            if kind is not None:
+                out.setdefault(sub, []).append(frame(kind, _data(row, klass, kind), row.position))
+    return {sub: "".join(frames) for sub, frames in out.items()}
 
 
 def render(sub, batch: Batch) -> str:

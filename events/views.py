@@ -98,16 +98,15 @@ async def stream(hub, sub, first):
                     yield text
         while sub.ended is None:
             try:
-                batch = await asyncio.wait_for(sub.queue.get(), ping_seconds())
+                item = await asyncio.wait_for(sub.queue.get(), ping_seconds())
             except TimeoutError:
-                if sub.queue.empty():
+                if sub.queue.empty():  # every batch the hub read so far is behind us
                     sub.position = hub.position
                 yield f": ping\nid: {sub.position}\n\n"
                 continue
-            if batch is None or sub.ended is not None:
+            if item is None or sub.ended is not None:
                 break
-            text = render(sub, batch)
-            if text:
-                yield text
+            text, sub.position = item
+            yield text
     finally:
         hub.unsubscribe(sub)

@@ -107,10 +107,10 @@ def event_body(row, klass) -> str:
 def _read_from(position, limit: int):
     rows = []
     while len(rows) < limit:
-        page, position = journal.read_after(position)
-        if not page:
+        page = journal.read_after(position)
+        rows, position = rows + page.rows, page.position
+        if len(page.rows) < journal.PAGE_SIZE:
             break
-        rows += page
     return rows, position
 
 

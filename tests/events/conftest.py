@@ -41,10 +41,10 @@ class Reader:
     def read(self) -> list:
         rows = []
         while True:
-            page, self.position = journal.read_after(self.position)
-            if not page:
+            page = journal.read_after(self.position)
+            rows, self.position = rows + page.rows, page.position
+            if len(page.rows) < journal.PAGE_SIZE:
                 return rows
-            rows += page
 
 
 @pytest.fixture

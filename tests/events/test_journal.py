@@ -159,3 +159,16 @@ def test_prune_removes_old_events_and_marks_the_horizon(reader, create, settings
 @pytest.mark.parametrize("text", ["", "x", "1-2", "3-2-1", "a-b-c", "1-2-3-4"])
 def test_a_foreign_event_id_is_not_a_position(text):
     assert journal.Position.parse(text) is None
+
+
+def test_reading_in_small_pages_across_batches_skips_and_repeats_nothing(
+    reader, create, monkeypatch
+):
+    made = [create(name=str(i)).id for i in range(3)]
+    monkeypatch.setattr(journal, "PAGE_SIZE", 2)
+    first = reader.read()
+    made += [create(name=str(i)).id for i in range(3, 7)]
+    second = reader.read()
+    assert [r.event.record_id for r in first + second] == made
+    segments = journal.segments_between(first[0].position, reader.position)
+    assert [r.event.record_id for r in journal.read_segments(segments)] == made[1:]

@@ -11,7 +11,7 @@ import pytest
 from accounts.caller import Caller
 from accounts.models import ApiSession
 from events import hub
-from events.subscriptions import ALL_TYPES, Subscription, render
+from events.subscriptions import ALL_TYPES, Subscription, audiences, fan_out, render
 from records import services
 from records.query import parse
 
@@ -27,10 +27,13 @@ def received(reader, subs) -> dict:
     conditions = {s.conditions_key: (s.class_id, s.query) for s in subs if s.query}
     batch, _ = hub.read_batch(reader.position, conditions)
     reader.position = batch.position
+    live = fan_out(batch, audiences(subs))  # the hub's path, through the audience index
     out = {}
     for sub in subs:
+        text = render(sub, batch)  # the catch-up path: every row asked of `can`
+        assert live.get(sub, "") == text
         events = []
-        for block in render(sub, batch).split("\n\n")[:-1]:
+        for block in text.split("\n\n")[:-1]:
             lines = dict(line.split(": ", 1) for line in block.split("\n"))
             events.append((lines["event"], json.loads(lines["data"])["record"]))
         out[sub] = events
@@ -146,6 +149,7 @@ def test_an_unreadable_record_leaks_nothing(reader, thing, cast):
     assert len(batch.rows) == 3
     text = render(stranger, batch)
     assert text == ""
+    assert fan_out(batch, audiences([stranger])) == {}
     assert record.id not in text
 
 
