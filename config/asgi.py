@@ -13,6 +13,9 @@ middleware chain and the view run in one call on one of ASGI_THREADS long-lived 
 of the worker process (each keeps its database connection between requests, as a WSGI
 thread does), and the response is sent back by the event loop.
 
+A body must keep coming: no chunk for BODY_IDLE_SECONDS (30) and the request ends with
+408, so a client that stops sending holds nothing for ever either.
+
 Async views (the live events stream) go through Django's own async path and take no
 pooled thread: a stream may stay open for hours.
 """
@@ -29,6 +32,8 @@ from django.core.handlers.base import BaseHandler
 from django.http import FileResponse
 from django.urls import Resolver404, resolve, set_script_prefix
 
+from config.env import env_int
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 _END = object()
@@ -40,6 +45,7 @@ class PooledThreadsASGIHandler(ASGIHandler):
         self.sync_chain = BaseHandler()
         self.sync_chain.load_middleware(is_async=False)
         self.threads = threads
+        self.body_idle_seconds = env_int("BODY_IDLE_SECONDS", 30)
         self._free: asyncio.Queue | None = None
 
     def _pool(self) -> asyncio.Queue:
@@ -53,8 +59,11 @@ class PooledThreadsASGIHandler(ASGIHandler):
         if scope["type"] != "http" or _is_async_view(scope["path"]):
             return await super().__call__(scope, receive, send)
         try:
-            body_file = await self.read_body(receive)
+            body_file = await self.read_body(_BoundedReceive(receive, self.body_idle_seconds))
         except RequestAborted:
+            return
+        except TimeoutError:
+            await self.send_response(_timeout_response(), send)
             return
         free = self._pool()
         executor = await free.get()
@@ -101,6 +110,24 @@ class PooledThreadsASGIHandler(ASGIHandler):
         await send({"type": "http.response.body"})
 
 
+class _BoundedReceive:
+    """`receive` that gives up when the client sends nothing for `seconds`."""
+
+    def __init__(self, receive, seconds: float):
+        self.receive, self.seconds = receive, seconds
+
+    def __call__(self):
+        return asyncio.wait_for(self.receive(), self.seconds)
+
+
+def _timeout_response():
+    from config.api.errors import json_error
+
+    response = json_error(408, "the request body stopped arriving")
+    response["Connection"] = "close"
+    return response
+
+
 def _start_message(response) -> dict:
     headers = [(name.encode("ascii"), value.encode("latin1")) for name, value in response.items()]
     headers += [
@@ -120,8 +147,6 @@ def _is_async_view(path: str) -> bool:
 
 def _application():
     import django
-
-    from config.env import env_int
 
     django.setup(set_prefix=False)
     threads = env_int("ASGI_THREADS", 4)
