@@ -566,42 +566,6 @@ def record_file(request, app_id, class_name, record_id, field_name):
 # --- import and export ----------------------------------------------------------------------
 
 
-def class_import(request, app_id, class_name):
-    """Upload CSV/JSON/NDJSON; the import pipeline (the one `import_records` runs) counts
-    what it stored and lists the lines it refused, with the reason."""
-    from records.importing import ImportFailed, import_records
-
-    app = application_or_404(app_id)
-    klass = class_or_404(app, class_name)
-    if request.method != "POST" or "file" not in request.FILES:
-        return HttpResponseRedirect(reverse("admin:console_class", args=[app.pk, klass.name]))
-    upload = request.FILES["file"]
-    owner = request.POST.get("owner") or ""
-    report, errors = None, []
-    try:
-        report = import_records(
-            klass,
-            upload,
-            request.POST.get("format") or None,
-            name=upload.name,
-            owner_id=parse_int(owner),
-            on_conflict=request.POST.get("on_conflict") or "error",
-        )
-    except ImportFailed as exc:
-        errors = [str(exc)]
-    return render(
-        request,
-        "console/import_result.html",
-        app,
-        title=f"Import into {klass.name}",
-        section="custom",
-        klass=klass,
-        report=report,
-        errors=errors,
-        filename=upload.name,
-    )
-
-
 EXPORT_TYPES = {"csv": "text/csv", "json": "application/json", "ndjson": "application/x-ndjson"}
 
 

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from config.api.errors import ApiError
-from console import audit, custom, records, storage
+from console import audit, custom, importing, records, storage
 from console.base import error_lines
 
 
@@ -58,7 +58,7 @@ def console_patterns(wrap) -> list:
             custom.field_remove,
             "console_field_remove",
         ),
-        ("custom/<str:class_name>/import/", records.class_import, "console_class_import"),
+        ("custom/<str:class_name>/import/", importing.class_import, "console_class_import"),
         ("custom/<str:class_name>/export/", records.class_export, "console_class_export"),
         ("custom/<str:class_name>/records/", records.record_list, "console_records"),
         ("custom/<str:class_name>/records/add/", records.record_add, "console_record_add"),
@@ -90,6 +90,7 @@ def console_patterns(wrap) -> list:
             "console_record_file",
         ),
         ("audit/", audit.audit_list, "console_audit"),
+        ("users/import/", importing.users_import, "console_users_import"),
         ("storage/", storage.blob_list, "console_storage"),
         ("storage/upload/", storage.blob_upload, "console_blob_upload"),
         ("storage/<int:blob_id>/download/", storage.blob_download, "console_blob_download"),

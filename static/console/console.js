@@ -106,9 +106,67 @@
     }
   });
 
+  // Imports: the answer streams one JSON line per progress step, then the result's HTML.
+  function streamImport(form) {
+    var box = form.parentNode.querySelector("[data-import-progress]");
+    var bar = box.querySelector("progress");
+    var status = box.querySelector("[data-import-status]");
+    var result = form.parentNode.querySelector("[data-import-result]");
+    var button = form.querySelector("button[type=submit]");
+    box.hidden = false;
+    bar.removeAttribute("value");
+    status.textContent = "Uploading…";
+    result.innerHTML = "";
+    button.disabled = true;
+    var buffered = "";
+    function line(text) {
+      if (!text.trim()) { return; }
+      var message = JSON.parse(text);
+      if (message.progress) {
+        var p = message.progress;
+        bar.max = p.total || 1;
+        bar.value = Math.min(p.bytes, bar.max);
+        status.textContent = p.rows.toLocaleString() + " rows read (" +
+          Math.round(100 * bar.value / bar.max) + "%)";
+      }
+      if (message.done) {
+        bar.value = bar.max;
+        status.textContent = "Done.";
+        result.innerHTML = message.done;
+        button.disabled = false;
+      }
+    }
+    fetch(form.action || window.location.href, {
+      method: "POST", body: new FormData(form), credentials: "same-origin",
+      headers: { "X-Console-Stream": "1", "X-CSRFToken": csrfToken() }
+    }).then(function (response) {
+      var reader = response.body.getReader();
+      var decoder = new TextDecoder();
+      function pump() {
+        return reader.read().then(function (chunk) {
+          if (chunk.done) { line(buffered); return; }
+          buffered += decoder.decode(chunk.value, { stream: true });
+          var lines = buffered.split("\n");
+          buffered = lines.pop();
+          lines.forEach(line);
+          return pump();
+        });
+      }
+      return pump();
+    }).catch(function (error) {
+      status.textContent = "The import could not finish: " + error;
+      button.disabled = false;
+    });
+  }
+
   // The column chooser sends the ticked columns in the order shown.
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    if (form.matches("[data-import-stream]") && window.fetch && window.TextDecoder) {
+      event.preventDefault();
+      streamImport(form);
+      return;
+    }
     if (form.matches("[data-columns-form]")) {
       var names = [];
       form.querySelectorAll("li[data-col]").forEach(function (item) {

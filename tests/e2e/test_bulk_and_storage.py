@@ -43,6 +43,16 @@ def test_operator_imports_a_csv_and_sees_the_bad_lines(console, application, sho
     assert all("amount" in row for row in reported)
     assert Record.objects.filter(object_class=klass).count() == 997
     assert not Record.objects.filter(object_class=klass, data__label="row 11").exists()
+    # The progress bar ran to its end; the refused rows download as a CSV.
+    assert page.locator("[data-import-status]").inner_text() == "Done."
+    with page.expect_download() as info:
+        page.click("#rejected-download")
+    refused = list(csv.DictReader(open(info.value.path())))
+    assert [(int(r["line"]), r["row"]) for r in refused] == [
+        (11, "lots,row 11"),
+        (502, "2.5,row 502"),
+        (1001, "x9,row 1001"),
+    ]
 
     # The browser pages through them: 25 a page, in _id order.
     page.goto(f"/admin/accounts/application/{application.pk}/custom/reading/records/?page=2")
@@ -113,3 +123,22 @@ def test_operator_uploads_downloads_and_deletes_a_file(console, application, sho
     assert not storage().exists(blob.key)
     status, _ = api.get(f"/blobs/{blob.pk}")
     assert status == 404
+
+
+def test_operator_imports_users_with_a_dry_run_first(console, application, tmp_path):
+    source = tmp_path / "users.csv"
+    source.write_text("login,password,tags\nann,password-1,crew\nb c,password-2,\n")
+    page = console
+    page.goto(f"/admin/accounts/apiuser/?application__id__exact={application.pk}")
+    page.click("#users-import-link")
+    page.set_input_files("#users-import-form input[name=file]", str(source))
+    page.check("#users-import-form input[name=dry_run]")
+    page.click("#users-import-form button[type=submit]")
+    page.wait_for_selector("#import-summary")
+    assert "would be created" in page.locator("#import-summary").inner_text()
+    assert not application.users.exists()
+    page.uncheck("#users-import-form input[name=dry_run]")
+    page.click("#users-import-form button[type=submit]")
+    page.wait_for_selector("#import-summary >> text=1 user created")
+    assert list(application.users.values_list("login", flat=True)) == ["ann"]
+    assert "login" in page.locator("#import-errors").inner_text()

@@ -2,33 +2,10 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
+from accounts.importing import users_import
 from accounts.models import Application
-from accounts.services import user_create
-from config.api.errors import ApiError, error_body
-from config.streams import (
-    FORMATS,
-    ByteCounter,
-    ImportFailed,
-    RowError,
-    detect_format,
-    read_rows,
-)
-
-COLUMNS = (
-    "login", "password", "email", "full_name", "tags", "phone", "website", "external_user_id",
-    "external_id", "facebook_id", "twitter_id", "blob_id", "avatar", "custom_data", "timezone",
-)  # fmt: skip
-
-
-class _DryRun(Exception):
-    """Rolls back a user created only to check it."""
-
-
-def _messages(exc: ApiError) -> str:
-    errors = error_body(exc.errors)["errors"]
-    return "; ".join(f"{name}: {', '.join(map(str, msgs))}" for name, msgs in errors.items())
+from config.streams import FORMATS, ImportFailed, detect_format
 
 
 class Command(BaseCommand):
@@ -60,7 +37,13 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror}") from None
         try:
-            read, created, failed = self._import(app, stream, fmt, file, dry_run)
+            report = users_import(
+                application=app,
+                stream=stream,
+                fmt=fmt,
+                dry_run=dry_run,
+                on_error=lambda line, problem: self.stderr.write(f"{file}: line {line}: {problem}"),
+            )
         except ImportFailed as exc:
             raise CommandError(f"{file}: {exc}") from None
         finally:
@@ -68,60 +51,8 @@ class Command(BaseCommand):
                 stream.close()
         verb = "would be created" if dry_run else "created"
         self.stdout.write(
-            f"rows read: {read}, {verb}: {created}, failed: {failed}, "
+            f"rows read: {report.rows_read}, {verb}: {report.created}, failed: {report.failed}, "
             f"seconds: {time.monotonic() - started:.2f}"
         )
-        if failed:
-            raise CommandError(f"{failed} rows failed")
-
-    def _import(self, app, stream, fmt, file, dry_run) -> tuple[int, int, int]:
-        rows = read_rows(stream, fmt, ByteCounter())
-        header = None
-        if fmt == "csv":
-            header = [name.strip() for name in rows.header]
-            unknown = [name for name in header if name not in COLUMNS]
-            if unknown:
-                raise ImportFailed(
-                    f"line 1: the header names unknown column(s): {', '.join(unknown)} "
-                    f"(columns: {', '.join(COLUMNS)})"
-                )
-        read = created = failed = 0
-        for line, item in rows:
-            read += 1
-            problem = self._create(app, self._user_data(item, header), dry_run)
-            if problem:
-                failed += 1
-                self.stderr.write(f"{file}: line {line}: {problem}")
-            else:
-                created += 1
-        return read, created, failed
-
-    @staticmethod
-    def _user_data(item, header):
-        if isinstance(item, RowError):
-            return item
-        if header is None:
-            return item
-        if len(item) != len(header):
-            return RowError(f"has {len(item)} cells, the header has {len(header)}")
-        return {name: cell for name, cell in zip(header, item, strict=True) if cell != ""}
-
-    @staticmethod
-    def _create(app, data, dry_run) -> str | None:
-        if isinstance(data, RowError):
-            return data.message
-        if not isinstance(data, dict):
-            return "must be a JSON object"
-        unknown = [name for name in data if name not in COLUMNS]
-        if unknown:
-            return "; ".join(f"{name}: is not a user column" for name in unknown)
-        try:
-            with transaction.atomic():
-                user_create(application=app, data=data)
-                if dry_run:
-                    raise _DryRun
-        except _DryRun:
-            pass
-        except ApiError as exc:
-            return _messages(exc)
-        return None
+        if report.failed:
+            raise CommandError(f"{report.failed} rows failed")
