@@ -20,6 +20,7 @@ from accounts.user_fields import clean_user_fields
 from classes.models import ObjectClass
 from config.api.errors import Unprocessable
 from config.api.indexes import is_index
+from config.replica import replica_reads, replica_view
 
 admin.site.site_header = "cubebase"
 admin.site.site_title = "cubebase console"
@@ -56,7 +57,7 @@ def console_index(request, extra_context=None):
     return _admin_index(request, {"console_applications": applications, **(extra_context or {})})
 
 
-admin.site.index = console_index
+admin.site.index = replica_view(console_index)  # counts: the replica may answer them
 
 import console.login  # noqa: E402, F401  (throttles the login page; see there)
 
@@ -189,7 +190,8 @@ class ApplicationAdmin(admin.ModelAdmin):
         app = self.get_object(request, object_id)
         extra = {"console_app": app, "console_section": "overview", **(extra_context or {})}
         if app is not None:
-            extra["app_counts"] = application_counts(app)
+            with replica_reads():  # counts may lag a moment
+                extra["app_counts"] = application_counts(app)
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def get_urls(self):

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from classes.models import RECORD_ACTIONS, FieldType
 from config.api.errors import ApiError, Unprocessable
 from config.api.indexes import parse_int
+from config.replica import REPLICA, replica_configured
 from console.base import (
     admin_caller,
     application_or_404,
@@ -586,6 +587,9 @@ def class_export(request, app_id, class_name):
         from records.query import matching
 
         records = matching(klass, criteria(rows), viewer or admin_caller(app), "read")
+    if replica_configured():  # streamed after this view returns: the queryset names it
+        base = records if records is not None else Record.objects.filter(object_class=klass)
+        records = base.using(REPLICA)
     chunks = (chunk.encode() for chunk in iter_export(klass, fmt, records=records))
     response = StreamingHttpResponse(chunks, content_type=EXPORT_TYPES[fmt] + "; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{klass.name}.{fmt}"'

@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from config.api.errors import ApiError
+from config.replica import replica_view
 from console import audit, custom, importing, records, storage
 from console.base import error_lines
 
@@ -96,4 +97,24 @@ def console_patterns(wrap) -> list:
         ("storage/<int:blob_id>/download/", storage.blob_download, "console_blob_download"),
         ("storage/<int:blob_id>/delete/", storage.blob_delete, "console_blob_delete"),
     ]
-    return [path(route, wrap(console_page(view)), name=name) for route, view, name in table]
+    return [
+        path(route, wrap(console_page(_on_replica(view, name))), name=name)
+        for route, view, name in table
+    ]
+
+
+# Pages that only list, count or export: with a read replica, they read from it (lag of
+# a moment is harmless there). Forms that edit read the primary, so no stale value is
+# saved back.
+REPLICA_PAGES = {
+    "console_custom",
+    "console_schema_export",
+    "console_class_export",
+    "console_records",
+    "console_audit",
+    "console_storage",
+}
+
+
+def _on_replica(view, name):
+    return replica_view(view) if name in REPLICA_PAGES else view

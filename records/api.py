@@ -76,6 +76,8 @@ class ClassView(ApiView):
 class RecordsView(ClassView):
     """GET: list (filters, sort, skip/limit, count, output, near, calc); POST: create."""
 
+    replica_reads_ok = True  # with REPLICA_FOR_API_READS (config/replica.py)
+
     @extend_schema(operation_id="data_list")
     @api_doc(
         "List, count or aggregate records",
@@ -253,6 +255,8 @@ def split_ids(raw: str) -> list[str]:
 
 class RecordView(ClassView):
     """/data/{class}/{id} or /{id1},{id2}: get, update (one id), delete."""
+
+    replica_reads_ok = True  # with REPLICA_FOR_API_READS (config/replica.py)
 
     @extend_schema(operation_id="data_by_ids")
     @api_doc(

@@ -20,7 +20,7 @@ import json
 
 import orjson
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connection, connections, router
 
 from records.models import Record
 
@@ -65,18 +65,21 @@ def _dumps(value) -> str:
 
 
 def record_by_id(klass, record_id: str) -> tuple[Record, str] | None:
-    with connection.cursor() as cursor:
+    # the database the routers pick for reading records: the primary, or the read replica
+    # inside a replica block (config/replica.py)
+    alias = router.db_for_read(Record)
+    with connections[alias].cursor() as cursor:
         cursor.execute(SELECT_SQL, [klass.pk, record_id])
         row = cursor.fetchone()
     if row is None:
         return None
-    return _record(row[:-1]), row[-1]
+    return _record(row[:-1], alias), row[-1]
 
 
-def _record(row) -> Record:
+def _record(row, alias: str) -> Record:
     values = list(row)
     values[_DATA] = _loads(values[_DATA])
-    return Record.from_db(connection.alias, _ATTNAMES, values)
+    return Record.from_db(alias, _ATTNAMES, values)
 
 
 def records_of(queryset) -> list[Record]:
@@ -87,13 +90,14 @@ def records_of(queryset) -> list[Record]:
         sql, params = queryset.query.sql_with_params()
     except EmptyResultSet:  # a condition nothing can match (no permission): no statement
         return []
-    with connection.cursor() as cursor:
+    alias = queryset.db  # as the ORM would choose: the routers, or the queryset's using()
+    with connections[alias].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
         width = len(cursor.description or ())
     if width != len(_ATTNAMES):  # the queryset selects something else: the ORM knows how
         return list(queryset)
-    return [_record(row) for row in rows]
+    return [_record(row, alias) for row in rows]
 
 
 def write_if_unchanged(record: Record, row_version: str) -> bool:
