@@ -36,7 +36,7 @@ from records.ids import is_object_id, new_object_id
 from records.models import Record
 from records.permissions import can, check, check_create, parse_record_permissions
 from records.query import matching
-from records.query.rows import record_by_id, write_if_unchanged
+from records.query.rows import insert, record_by_id, write_if_unchanged
 from records.updates import UpdatePlan, plan_update
 
 MAX_BATCH = 100
@@ -132,7 +132,7 @@ def record_create(*, caller, klass, data, form: bool = False) -> Record:
 
 def _insert(caller, klass, prepared: _Prepared) -> Record:
     record = _build(caller, klass, prepared, now())
-    record.save(force_insert=True)
+    insert(record)
     return record
 
 

@@ -7,6 +7,7 @@ against the ORM's own answers.
     record_by_id(klass, id)      -> (Record, row version) or None
     write_if_unchanged(record, v) -> True if stored, False if the row changed since `v`
     records_of(queryset)          -> the queryset's records, its rows read here
+    insert(record)                -> record.save(force_insert=True), one INSERT
 
 The row version is PostgreSQL's `xmin` (the transaction that wrote this version of the
 row): any update or delete of the row by another transaction makes a new one, so
@@ -42,6 +43,11 @@ UPDATE_SQL = (
     f"UPDATE {_TABLE} SET "
     + ", ".join("data = %s::jsonb" if c == "data" else f"{c} = %s" for c in WRITTEN)
     + " WHERE id = %s AND xmin = %s::xid"
+)
+INSERT_SQL = (
+    f"INSERT INTO {_TABLE} ({', '.join(f.column for f in _FIELDS)}) VALUES ("
+    + ", ".join("%s::jsonb" if f.attname == "data" else "%s" for f in _FIELDS)
+    + ")"
 )
 _DATA = _ATTNAMES.index("data")
 
@@ -98,6 +104,16 @@ def records_of(queryset) -> list[Record]:
     if width != len(_ATTNAMES):  # the queryset selects something else: the ORM knows how
         return list(queryset)
     return [_record(row, alias) for row in rows]
+
+
+def insert(record: Record) -> None:
+    """Store a new record, as `record.save(force_insert=True)` would (no model signal is
+    connected to records); its id and every column are set by the caller."""
+    values = [getattr(record, name) for name in _ATTNAMES]
+    values[_DATA] = _dumps(values[_DATA])
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT_SQL, values)
+    record._state.adding, record._state.db = False, connection.alias
 
 
 def write_if_unchanged(record: Record, row_version: str) -> bool:

@@ -124,3 +124,31 @@ def test_records_of_is_what_the_orm_answers(profile, create, owner, stranger):
     assert records_of(Record.objects.filter(pk__in=[])) == []
     annotated = Record.objects.annotate(twice=F("created_at") * Value(2)).order_by("id")
     assert [(r.pk, r.twice) for r in records_of(annotated)] == [(r.pk, r.twice) for r in annotated]
+
+
+def test_insert_stores_what_the_orm_would(profile, owner, member):
+    from records.ids import new_object_id
+    from records.query.rows import insert
+
+    def build():
+        return Record(
+            id=new_object_id(),
+            application_id=profile.application_id,
+            object_class=profile,
+            user_id=owner.pk,
+            created_at=100,
+            updated_at=100,
+            data={"age": 3, "tags": ["a", 1.5], "big": 2**70},
+            read_access="open_for_groups",
+            read_groups=["officers"],
+            update_access="open_for_users_ids",
+            update_ids=[member.pk, 2**40],
+        )
+
+    ours, theirs = build(), build()
+    insert(ours)
+    theirs.save(force_insert=True)
+    assert not ours._state.adding
+    stored = [values(Record.objects.get(pk=r.pk)) for r in (ours, theirs)]
+    assert {**stored[0], "id": None} == {**stored[1], "id": None}
+    assert stored[0]["data"]["big"] == 2**70 and stored[0]["delete_access"] == "owner"
