@@ -49,7 +49,7 @@ def absolute(request, path: str) -> str:
     return request.build_absolute_uri(path)
 
 
-def _iso(moment: datetime) -> str:
+def iso_expiration(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -73,7 +73,7 @@ class FileSystemBackend:
             fields["acl"] = "public-read"
         conditions = [{k: v} for k, v in fields.items()]
         conditions.append(["content-length-range", 0, MAX_BLOB_BYTES])
-        document = {"expiration": _iso(expires), "conditions": conditions}
+        document = {"expiration": iso_expiration(expires), "conditions": conditions}
         policy = base64.b64encode(json.dumps(document, separators=(",", ":")).encode()).decode()
         fields["policy"] = policy
         fields["signature"] = sign_policy(policy)

@@ -5,6 +5,11 @@ SDK in node sends its `file` part without one; so uploads read the body here ins
 using Django's boundary splitter but deciding themselves which part is the file. Nothing
 is read ahead: a caller that stops (a refused policy, a size over its cap) leaves the rest
 of the body unread.
+
+A body that ends before its closing boundary (`--boundary--`) is a client that gave up
+half way: Django's splitter would hand out the fragment as if it were the whole last part,
+so `parts()` raises FormError once the body ends without one, and a caller acts on a file
+only after the iteration has finished.
 """
 
 from collections.abc import Iterator
@@ -15,8 +20,11 @@ from django.http.multipartparser import (
     LazyStream,
     MultiPartParserError,
     Parser,
+    exhaust,
 )
 from django.utils.http import parse_header_parameters
+
+from config.api.parsers import TailReader, ends_with_closing_boundary
 
 CHUNK_SIZE = 256 * 1024
 MAX_FIELD_BYTES = 64 * 1024
@@ -56,10 +64,12 @@ def boundary_of(content_type: str) -> bytes:
 
 
 def parts(request) -> Iterator[Part]:
-    """The parts of a Django request's multipart body, in order. Each part must be consumed
-    (or abandoned) before the next is asked for."""
+    """The parts of a Django request's multipart body, in order. A part the caller did not
+    read is skipped when the next is asked for. When the body ends without its closing
+    boundary, FormError is raised instead of finishing."""
     boundary = boundary_of(request.META.get("CONTENT_TYPE", ""))
-    stream = LazyStream(ChunkIter(request, CHUNK_SIZE))
+    reader = TailReader(request, keep=len(boundary) + 64)
+    stream = LazyStream(ChunkIter(reader, CHUNK_SIZE))
     count = 0
     try:
         for _kind, meta, field_stream in Parser(stream, boundary):
@@ -78,8 +88,11 @@ def parts(request) -> Iterator[Part]:
                 content_type=content_type.strip() if content_type else None,
                 stream=field_stream,
             )
+            exhaust(field_stream)
     except MultiPartParserError as exc:
         raise FormError(f"malformed multipart body: {exc}") from None
+    if not ends_with_closing_boundary(reader.tail, boundary):
+        raise FormError("the body ended before its closing boundary (an interrupted upload?)")
 
 
 def discard_rest(request) -> None:

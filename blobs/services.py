@@ -2,6 +2,7 @@
 and runs in one transaction; stored objects are removed only after it commits."""
 
 import re
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -67,6 +68,9 @@ def blob_create(*, caller, name, content_type, public=None) -> Blob:
 def blob_complete(*, blob: Blob, size) -> Blob:
     """Declare the upload done: the stored object must exist with exactly `size` bytes."""
     size = clean_size(size)
+    # Locked while the object is measured: an upload publishes its file under the same lock
+    # and only into a blob that is not complete (blobs/upload.py).
+    blob = Blob.objects.select_for_update().get(pk=blob.pk)
     stored = backend().object_size(blob.key)
     if stored is None:
         raise Unprocessable({"base": ["the file has not been uploaded yet"]})
@@ -101,7 +105,10 @@ def blob_update(*, blob: Blob, data: dict) -> tuple[Blob, bool]:
         blob.blob_status = None
         blob.size = None
         blob.set_completed_at = None
-        blob.upload_expires_at = upload_deadline()
+        # Later than before, to the second: policies of the previous upload stop matching.
+        blob.upload_expires_at = max(
+            upload_deadline(), blob.upload_expires_at + timedelta(seconds=1)
+        )
         fields += ["blob_status", "size", "set_completed_at", "upload_expires_at"]
         key = blob.key
         transaction.on_commit(lambda: delete_objects([key]))

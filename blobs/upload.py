@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from django.core.files import File
+from django.db import transaction
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from blobs.backends import absolute, policy_signature_ok, storage
+from blobs.backends import absolute, iso_expiration, policy_signature_ok, storage
 from blobs.models import MAX_BLOB_BYTES, Blob
 from blobs.multipart import FormError, discard_rest, parts
 
@@ -58,7 +59,10 @@ def xml_error(status: int, code: str, message: str) -> HttpResponse:
 @csrf_exempt
 def upload_view(request):
     if request.method != "POST":
-        return xml_error(405, "MethodNotAllowed", "The specified method is not allowed.")
+        # `/blobs/upload` is also `/blobs/{ident}` with ident "upload": that route answers.
+        from blobs.api import BlobView
+
+        return BlobView.as_view()(request, ident="upload")
     try:
         blob, etag, status = receive_upload(request)
     except UploadRefused as exc:
@@ -93,15 +97,23 @@ def receive_upload(request) -> tuple[Blob, str, int]:
         refusal.unread = True
         raise refusal
     fields: dict[str, str] = {}
-    for part in parts(request):
-        if part.name != "file":
-            fields[part.name.lower()] = part.text()
-            continue
-        blob, size_range = check_policy(fields)
-        etag = store_stream(blob.key, part.chunks(), size_range)
-        status = _int(fields.get("success_action_status"), 204)
-        return blob, etag, status
-    raise UploadRefused(400, "InvalidArgument", "POST requires exactly one file upload")
+    staged = None
+    try:
+        for part in parts(request):
+            if part.name != "file":
+                fields[part.name.lower()] = part.text()
+            elif staged is None:
+                blob, size_range = check_policy(fields)
+                policy = fields["policy"]
+                staged, etag = stage_stream(part.chunks(), size_range)
+        # The body ended with its closing boundary: the staged file is the whole file.
+        if staged is None:
+            raise UploadRefused(400, "InvalidArgument", "POST requires exactly one file upload")
+        publish_upload(blob, policy, staged)
+    finally:
+        if staged is not None and os.path.exists(staged):
+            os.unlink(staged)
+    return blob, etag, _int(fields.get("success_action_status"), 204)
 
 
 def check_policy(fields: dict) -> tuple[Blob, tuple[int, int]]:
@@ -121,11 +133,36 @@ def check_policy(fields: dict) -> tuple[Blob, tuple[int, int]]:
     if extra:
         raise _denied(f"Invalid according to Policy: Extra input fields: {sorted(extra)[0]}")
     blob = Blob.objects.filter(uid=fields.get("key", "")).first()
-    if blob is None or blob.is_complete or blob.upload_expires_at <= timezone.now():
+    if not _expects_upload(blob, document.get("expiration")):
         raise _denied("No upload of this key is expected")
     if fields.get("content-type") != blob.content_type:
         raise _denied("Invalid according to Policy: Content-Type")
     return blob, size_range
+
+
+def _expects_upload(blob, expiration) -> bool:
+    """The blob waits for an upload, and the policy is the one of its current upload: a
+    reopened blob (`new=1`) gets a later expiration, so older policies no longer match."""
+    return (
+        blob is not None
+        and not blob.is_complete
+        and blob.upload_expires_at > timezone.now()
+        and expiration == iso_expiration(blob.upload_expires_at)
+    )
+
+
+@transaction.atomic
+def publish_upload(blob: Blob, policy: str, staged: str) -> None:
+    """Move the staged file under the blob's key, unless the blob was completed or reopened
+    while the file arrived. The blob's row stays locked during the move, as `complete`
+    locks it while it measures the object: a completed blob's object never changes."""
+    current = Blob.objects.select_for_update().filter(pk=blob.pk).first()
+    document = _decode_policy(policy)
+    if not _expects_upload(current, document.get("expiration")):
+        raise UploadRefused(
+            409, "OperationAborted", "The upload was completed or reopened meanwhile"
+        )
+    move_into_storage(staged, current.key)
 
 
 def _decode_policy(policy: str) -> dict:
@@ -171,9 +208,9 @@ def _check_conditions(conditions, fields: dict) -> tuple[tuple[int, int], set]:
     return size_range, covered
 
 
-def store_stream(key: str, chunks, size_range: tuple[int, int]) -> str:
-    """Write the chunks to a staging file, then move it under `key`. Stops reading as soon
-    as the upper bound is passed. Answers the MD5 hex digest (the ETag)."""
+def stage_stream(chunks, size_range: tuple[int, int]) -> tuple[str, str]:
+    """Write the chunks to a staging file, stopping as soon as the upper bound is passed.
+    Answers the staged path and the MD5 hex digest (the ETag)."""
     low, high = size_range
     digest, size = hashlib.md5(usedforsecurity=False), 0
     handle, staged = tempfile.mkstemp(prefix="upload-", dir=staging_dir())
@@ -187,11 +224,22 @@ def store_stream(key: str, chunks, size_range: tuple[int, int]) -> str:
                 out.write(chunk)
         if size < low:
             raise UploadRefused(400, "EntityTooSmall", "Your proposed upload is too small")
+    except BaseException:
+        os.unlink(staged)
+        raise
+    return staged, digest.hexdigest()
+
+
+def store_stream(key: str, chunks, size_range: tuple[int, int]) -> str:
+    """Stage the chunks and move them under `key` (the console's upload, whose form Django
+    has already read whole). Answers the MD5 hex digest."""
+    staged, etag = stage_stream(chunks, size_range)
+    try:
         move_into_storage(staged, key)
     finally:
         if os.path.exists(staged):
             os.unlink(staged)
-    return digest.hexdigest()
+    return etag
 
 
 def staging_dir() -> str:

@@ -34,6 +34,7 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_FAILURE_VIEW = "config.api.errors.csrf_failure"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # Public base URL of this server, used to build upload and download URLs handed to clients.
@@ -83,6 +84,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ops.middleware.RequestLogMiddleware",
+    "config.api.middleware.ChunkedBodyMiddleware",
     "config.api.middleware.JsonSuffixMiddleware",
     "config.api.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",

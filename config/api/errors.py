@@ -191,6 +191,15 @@ def handler404(request, exception=None):
     return json_error(404, "Not found")
 
 
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: the console keeps Django's page; an API path answers JSON."""
+    if _console(request):
+        from django.views.csrf import csrf_failure as django_csrf_failure
+
+        return django_csrf_failure(request, reason)
+    return json_error(403, "Forbidden")
+
+
 def handler500(request):
     if _console(request):
         return defaults.server_error(request)

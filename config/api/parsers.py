@@ -9,6 +9,7 @@ import json
 
 from django.conf import settings
 from django.http import QueryDict
+from django.utils.http import parse_header_parameters
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles, FormParser, MultiPartParser
 
@@ -82,7 +83,39 @@ class BracketFormParser(FormParser):
         return nest(super().parse(stream, media_type, parser_context))
 
 
+class TailReader:
+    """Reads a body and remembers its last bytes, to see how it ended."""
+
+    def __init__(self, source, keep: int):
+        self.source, self.keep, self.tail = source, keep, b""
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        if data:
+            self.tail = (self.tail + data)[-self.keep :]
+        return data
+
+
+def ends_with_closing_boundary(tail: bytes, boundary: bytes) -> bool:
+    """True when a multipart body ends with `--boundary--` (line breaks after it allowed).
+    Django's multipart parser reads a body without one (garbage, or an upload cut short)
+    as whatever parts it could find, possibly none or a truncated last one."""
+    return tail.rstrip(b"\r\n").endswith(b"--" + boundary + b"--")
+
+
 class BracketMultiPartParser(MultiPartParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        result = super().parse(stream, media_type, parser_context)
+        boundary = _boundary(media_type)
+        reader = TailReader(stream, keep=len(boundary) + 64)
+        result = super().parse(reader, media_type, parser_context)
+        if not ends_with_closing_boundary(reader.tail, boundary):
+            raise ParseError("malformed multipart body: it does not end with its boundary")
         return DataAndFiles(nest(result.data), result.files)
+
+
+def _boundary(media_type) -> bytes:
+    _, params = parse_header_parameters(media_type or "")
+    boundary = params.get("boundary") or ""
+    if not boundary:
+        raise ParseError("multipart body without a boundary")
+    return boundary.encode("ascii", "ignore")

@@ -9,7 +9,7 @@ field is built on. Values only ever travel as query parameters. The permission c
 import math
 from decimal import Decimal
 
-from django.db.models import Avg, Count, F, FloatField, Func, Max, Min, Q, Sum
+from django.db.models import Avg, Count, DecimalField, F, FloatField, Func, Max, Min, Q, Sum
 
 from classes.models import FieldType
 from records.models import Record
@@ -261,7 +261,8 @@ _CALCS = {"avg": Avg, "min": Min, "max": Max, "sum": Sum, "count": Count}
 def aggregate(klass, query: Query, queryset) -> list[dict]:
     """One item per group: {"<group_by>": value, "<field>": {"avg": 41.0, ...}}."""
     annotations = {
-        f"calc{index}": _CALCS[fn](_value(fld)) for index, (fld, fn) in enumerate(query.calcs)
+        f"calc{index}": _CALCS[fn](_calc_input(fld, fn))
+        for index, (fld, fn) in enumerate(query.calcs)
     }
     if query.group_by is not None:
         rows = (
@@ -274,6 +275,15 @@ def aggregate(klass, query: Query, queryset) -> list[dict]:
     else:
         rows = [queryset.aggregate(**annotations)]
     return [_group_item(query, row) for row in rows]
+
+
+def _calc_input(fld, fn):
+    """What an aggregate reads. A sum or average of Float values is taken in `numeric`:
+    in double precision, three values near 1.7e308 overflow and PostgreSQL refuses."""
+    expression = _value(fld)
+    if fn in ("avg", "sum") and getattr(fld, "type", None) == FieldType.FLOAT:
+        return Func(expression, template="(%(expressions)s)::numeric", output_field=DecimalField())
+    return expression
 
 
 def _value(fld):
@@ -296,5 +306,10 @@ def _number(value, fn, fld):
     if fn == "avg":
         return float(value)
     if isinstance(value, Decimal):
-        return int(value) if fld.type == FieldType.INTEGER else float(value)
+        if fld.type == FieldType.INTEGER:
+            return int(value)
+        number = float(value)
+        # Past the double range the exact sum is written as a JSON integer (values that
+        # large are whole numbers), as an Integer sum past 64 bits is.
+        return number if math.isfinite(number) else int(value)
     return value

@@ -343,7 +343,7 @@ def test_expired_policy_is_refused(blob_of, upload, media, rf):
     assert stored_files(media) == []
 
 
-def test_upload_without_file_or_signature(blob_of, upload, client, media):
+def test_upload_without_file_or_signature(blob_of, upload, client, owner_api, media):
     blob, _ = blob_of()
     response = upload(blob["blob_object_access"]["params"], PNG, drop=["signature"])
     assert response.status_code == 403 and _xml_code(response) == "AccessDenied"
@@ -351,7 +351,9 @@ def test_upload_without_file_or_signature(blob_of, upload, client, media):
     assert response.status_code == 400 and _xml_code(response) == "InvalidArgument"
     response = client.post("/blobs/upload", b"plain", content_type="text/plain")
     assert response.status_code == 400 and _xml_code(response) == "MalformedPOSTRequest"
-    assert client.get("/blobs/upload").status_code == 405
+    # Not the upload endpoint: /blobs/{ident}, which knows no blob "upload"
+    assert client.get("/blobs/upload").status_code == 401
+    assert owner_api.get("/blobs/upload")[0] == 404
     assert stored_files(media) == []
 
 
