@@ -344,11 +344,25 @@ def v2_data(params: dict) -> tuple[dict, list[tuple[str, str]]]:
             if op not in _v2_operators(field):
                 unknown[name] = [_refusal(name, field, op)]
                 continue
+            problem = _operand_problem(op, operand)
+            if problem:
+                unknown[f"{name}[{op}]" if op != "eq" else name] = [problem]
+                continue
             data[_filter_name(name, op)] = operand
             used.append((name, op))
     if unknown:
         raise QueryError(unknown)
     return data, used
+
+
+def _operand_problem(op: str, operand) -> str | None:
+    """A value must be there, and be one value, or a list of values for `in`/`nin`."""
+    values = operand if op in ("in", "nin") and isinstance(operand, list) else [operand]
+    if not values or any(isinstance(v, bool) or not isinstance(v, str | int) for v in values):
+        return "needs a list of values" if op in ("in", "nin") else "needs one value"
+    if any(v == "" for v in values):
+        return "can't be blank"
+    return None
 
 
 def _refusal(name: str, field: UserField, op: str) -> str:

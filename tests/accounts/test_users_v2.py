@@ -1,6 +1,7 @@
 """GET /users/v2: every example of the reference page's v2 section, valid and invalid,
 and the rules around them (paging, sorting, privacy, applications)."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -209,3 +210,24 @@ def test_sql_statements_per_page(api, django_assert_max_num_queries):
     with django_assert_max_num_queries(5):
         status, body = api.get("/users/v2?user_tags[in][]=guest&user_tags[in][]=vip&limit=2")
     assert status == 200 and body["total_entries"] == 4
+
+
+@pytest.mark.parametrize(
+    ("query", "key"),
+    [("login=", "login"), ("login[start_with]=", "login[start_with]"),
+     ("id[in][]=", "id[in]"), ("login[start_with][]=abcd", "login[start_with]"),
+     ("id[eq][x]=1", "id"), ("id[in][x]=1", "id[in]"), ("user_tags[in][]=", "user_tags[in]")],
+)  # fmt: skip
+def test_blank_or_misshapen_values_are_422_never_everything(api, query, key):
+    status, body = api.get(f"/users/v2?{query}")
+    assert status == 422, body
+    assert key in body["errors"]
+
+
+def test_a_json_body_with_numbers_works_too(api):
+    response = api.client.generic(
+        "GET", "/users/v2", json.dumps({"id": {"in": [51946, 51943]}, "limit": 1}),
+        content_type="application/json", HTTP_CB_TOKEN=api.token,
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert [u["id"] for u in response.json()["items"]] == [51943]
