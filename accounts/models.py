@@ -145,6 +145,7 @@ class ApiUser(models.Model):
             ),
             GinIndex(fields=["tags"], name="apiuser_tags"),
             models.Index(fields=["application", "last_request_at"], name="apiuser_last_request"),
+            models.Index(fields=["application", "created_at"], name="apiuser_created_at"),
         ]
 
     def __str__(self):
@@ -160,7 +161,7 @@ class ApiUser(models.Model):
 class UserTag(models.Model):
     """One row per tag of a user, so the users search counts the users of a tag from an
     index alone (a GIN index on `ApiUser.tags` finds them but must read every matching
-    row to count them). Written only by the database trigger of migration 0005 on
+    row to count them). Written only by the database triggers of migrations 0005 and 0006 on
     accounts_apiuser, so every write path (API, console, import_users, SQL) keeps it
     exact; Python never writes it."""
 
@@ -168,9 +169,13 @@ class UserTag(models.Model):
     application_id = models.BigIntegerField()
     tag = models.CharField(max_length=100)
     user_id = models.BigIntegerField()
+    created_at = models.DateTimeField()  # the user's, so `created_at` filters count here too
 
     class Meta:
         verbose_name = "user tag"
+        indexes = [
+            models.Index(fields=["application_id", "tag", "created_at"], name="usertag_created_at")
+        ]
 
     def __str__(self):
         return f"{self.tag} of user {self.user_id}"

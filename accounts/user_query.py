@@ -428,20 +428,24 @@ def run(filterset_class, application_id: int, data: dict, order: str | None, pag
 
 
 def _count_by_tags(filterset, application_id: int) -> int | None:
-    """The count of a query whose only conditions are one tag filter (`eq` or `in`) and
-    maybe a tag exclusion (`nin`), from the UserTag index alone; None for other queries.
-    Same answer as counting the users (tests/accounts/test_user_tags.py), without reading
-    each matching user: a tag of 4% of a million users counts in ~2 ms instead of ~60."""
+    """The count of a query whose conditions are one tag filter (`eq` or `in`), maybe a tag
+    exclusion (`nin`) and `created_at` compares, from the UserTag index alone; None for
+    other queries. The same answer as counting the users (tests/accounts/test_user_tags.py)
+    without reading each matching user: a tag of 4% of a million users counts in a few ms
+    instead of 60 or more."""
     active = {n: v for n, v in filterset.form.cleaned_data.items() if v not in (None, "", [])}
     filters = [(filterset.filters[name], value) for name, value in active.items()]
-    if not filters or not all(isinstance(f, TagsFilter) for f, _ in filters):
-        return None
-    wanted = [TagsFilter.tags(v) for f, v in filters if not f.exclude]
-    unwanted = [t for f, v in filters if f.exclude for t in TagsFilter.tags(v)]
-    if len(wanted) != 1:
+    tags = [(f, v) for f, v in filters if isinstance(f, TagsFilter)]
+    dates = [(f, v) for f, v in filters if isinstance(f, MomentFilter)]
+    wanted = [TagsFilter.tags(v) for f, v in tags if not f.exclude]
+    unwanted = [t for f, v in tags if f.exclude for t in TagsFilter.tags(v)]
+    on_created = all(f.field_name == "created_at" for f, _ in dates)
+    if len(wanted) != 1 or len(tags) + len(dates) != len(filters) or not on_created:
         return None
     rows = UserTag.objects.filter(application_id=application_id)
     matches = rows.filter(tag__in=wanted[0])
+    for date_filter, value in dates:  # the same filter, on UserTag's copy of created_at
+        matches = date_filter.filter(matches, value)
     if unwanted:
         matches = matches.exclude(user_id__in=rows.filter(tag__in=unwanted).values("user_id"))
     if len(wanted[0]) == 1 and not unwanted:

@@ -124,6 +124,7 @@ def load(count: int) -> dict:
             copy.write("".join(chunk))
         cursor.execute("VACUUM ANALYZE accounts_apiuser")
         # the tag index the trigger filled: its visibility map lets counts skip the table
+        # (autovacuum does this on a live server; a bench cannot wait for it)
         cursor.execute("VACUUM ANALYZE accounts_usertag")
     log(f"  loaded in {time.perf_counter() - began:.1f} s")
     reader = ApiUser.objects.filter(application=app).order_by("id").first()

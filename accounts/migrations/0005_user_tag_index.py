@@ -8,7 +8,7 @@ million users)."""
 
 from django.db import migrations, models
 
-SYNC_SQL = """
+FUNCTION_SQL = """
 CREATE FUNCTION accounts_apiuser_tags_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -23,16 +23,21 @@ BEGIN
     RETURN NULL;
 END
 $$;
+"""
+TRIGGERS_SQL = """
 CREATE TRIGGER accounts_apiuser_tags_write AFTER INSERT OR DELETE ON accounts_apiuser
     FOR EACH ROW EXECUTE FUNCTION accounts_apiuser_tags_sync();
 CREATE TRIGGER accounts_apiuser_tags_change AFTER UPDATE OF tags, application_id
     ON accounts_apiuser FOR EACH ROW
     WHEN (OLD.tags IS DISTINCT FROM NEW.tags OR OLD.application_id <> NEW.application_id)
     EXECUTE FUNCTION accounts_apiuser_tags_sync();
+"""
+BACKFILL_SQL = """
 INSERT INTO accounts_usertag (application_id, tag, user_id)
     SELECT u.application_id, t, u.id FROM accounts_apiuser u, unnest(u.tags) AS t
     ON CONFLICT DO NOTHING;
 """
+SYNC_SQL = FUNCTION_SQL + TRIGGERS_SQL + BACKFILL_SQL
 DROP_SQL = """
 DROP TRIGGER accounts_apiuser_tags_change ON accounts_apiuser;
 DROP TRIGGER accounts_apiuser_tags_write ON accounts_apiuser;
