@@ -54,6 +54,64 @@ def start(label: str, database_url: str, workdir: Path, workers: int) -> Server:
     return Server(database_url, workdir, kind=kind, workers=workers, env=env)
 
 
+def nodes_run(args, db, ctx, tmp: Path) -> None:
+    """`--nodes N`: one node, then N nodes side by side (as N machines would be, each with
+    its own workers), wrk driving each node at once; interleaved rounds, medians."""
+    import threading
+
+    single = Server(db.url, tmp, workers=args.workers)
+    many = [Server(db.url, tmp, workers=args.workers) for _ in range(args.nodes)]
+    headers = {"CB-Token": ctx["token"]}
+    rows = {"1 node": [], f"{args.nodes} nodes": []}
+    try:
+        for server in [single, *many]:
+            wrk(server.url + ctx["record_path"], headers, seconds=1, connections=8)
+        for _ in range(args.rounds):
+            for label, group in (("1 node", [single]), (f"{args.nodes} nodes", many)):
+                outs = [None] * len(group)
+
+                def drive(i, server, outs=outs):
+                    outs[i] = wrk(
+                        server.url + ctx["record_path"],
+                        headers,
+                        seconds=args.seconds,
+                        connections=args.connections,
+                    )
+
+                threads = [threading.Thread(target=drive, args=(i, s)) for i, s in enumerate(group)]
+                before = sum(s.cpu_seconds() for s in group)
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join(timeout=args.seconds + 60)
+                cpu = sum(s.cpu_seconds() for s in group) - before
+                requests = sum(o["requests"] for o in outs)
+                rows[label].append(
+                    {
+                        "rps": sum(o["rps"] for o in outs),
+                        "p50": max(o["p50"] for o in outs),
+                        "p99": max(o["p99"] for o in outs),
+                        "cpu_ms": cpu * 1000 / max(requests, 1),
+                        "non_2xx": sum(o["non_2xx"] for o in outs),
+                    }
+                )
+    finally:
+        for server in [single, *many]:
+            server.stop()
+    print(
+        f"\nGET /data/{{class}}/{{id}}; {args.workers} workers per node; wrk -t1 "
+        f"-c{args.connections} -d{args.seconds}s per node; medians of {args.rounds} rounds; "
+        f"{os.cpu_count()} CPUs for everything (nodes, PostgreSQL, wrk)"
+    )
+    print(f"{'':<10} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms/req':>10} {'non-2xx':>8}")
+    for label, runs in rows.items():
+        med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_ms")}
+        print(
+            f"{label:<10} {med['rps']:>8.0f} {med['p50']:>7.1f} {med['p99']:>7.1f}"
+            f" {med['cpu_ms']:>10.2f} {sum(r['non_2xx'] for r in runs):>8}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", default="uvicorn,uvicorn:stock,gunicorn-asgi,granian,gthread")
@@ -61,11 +119,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1)
+    parser.add_argument("--nodes", type=int, default=0, help="compare 1 node with N nodes")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cubebase-bench-") as tmp:
         db = Database(Path(tmp))
         ctx = prepare()
+        if args.nodes:
+            try:
+                return nodes_run(args, db, ctx, Path(tmp))
+            finally:
+                db.stop()
         kinds = args.servers.split(",")
         servers = {k: start(k, db.url, Path(tmp), args.workers) for k in kinds}
         endpoints = {"/health/live": {}, "GET /data/{class}/{id}": {"CB-Token": ctx["token"]}}

@@ -63,10 +63,22 @@ class DatabaseTimer:
             self.seconds += time.perf_counter() - began
 
 
+_children: dict = {}  # (route, method, status) -> the three labelled metrics
+
+
 def observe(method: str, route: str, status: int, seconds: float, db_seconds: float) -> None:
-    REQUESTS.labels(route, method, status).inc()
-    LATENCY.labels(route, method).observe(seconds)
-    DATABASE.labels(route, method).observe(db_seconds)
+    key = (route, method, status)
+    children = _children.get(key)
+    if children is None:  # routes, methods and statuses are few: this stays small
+        children = _children[key] = (
+            REQUESTS.labels(route, method, status),
+            LATENCY.labels(route, method),
+            DATABASE.labels(route, method),
+        )
+    count, latency, database = children
+    count.inc()
+    latency.observe(seconds)
+    database.observe(db_seconds)
 
 
 def metrics_view(request):
