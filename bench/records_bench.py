@@ -255,23 +255,19 @@ def free_port() -> int:
 
 
 class Server:
-    """The server in a subprocess, on the same database: gunicorn (gthread workers, as in
-    production) or `manage.py runserver --noreload`. runserver writes the headers and the
+    """The server in a subprocess, on the same database: gunicorn with uvicorn workers (as
+    `make run`) or `manage.py runserver --noreload`. runserver writes the headers and the
     body of a response in two unbuffered sends with Nagle on, so on a keep-alive connection
     every answer waits ~40 ms for the client's delayed ACK: it measures TCP, not the app."""
 
     def __init__(self, workdir: Path, *, kind: str = "gunicorn", debug_sql: bool = False):
         self.port = free_port()
-        bind = f"127.0.0.1:{self.port}"
         if kind == "gunicorn":
+            from ops.server import command as server_command
+
+            # the production server of `make run` (gunicorn + uvicorn workers, ops/server.py)
             command = [
-                str(Path(sys.executable).with_name("gunicorn")),
-                "config.wsgi:application",
-                f"--bind={bind}",
-                f"--workers={os.cpu_count() or 2}",
-                "--worker-class=gthread",
-                "--threads=4",
-                "--keep-alive=30",
+                *server_command("127.0.0.1", self.port, workers=os.cpu_count() or 2),
                 "--timeout=300",
             ]
             if debug_sql:
@@ -279,7 +275,13 @@ class Server:
                 hook.write_text(SQL_LOG_HOOK)
                 command.append(f"--config={hook}")
         else:
-            command = [sys.executable, "manage.py", "runserver", "--noreload", bind]
+            command = [
+                sys.executable,
+                "manage.py",
+                "runserver",
+                "--noreload",
+                f"127.0.0.1:{self.port}",
+            ]
         self.log_path = workdir / ("server-sql.log" if debug_sql else "server.log")
         env = {**os.environ, "DEBUG": "1" if debug_sql else "0"}
         if debug_sql:

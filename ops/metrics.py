@@ -42,11 +42,6 @@ DATABASE = Histogram(
     ["route", "method"],
     buckets=_BUCKETS,
 )
-THROTTLED = Counter(
-    "cubebase_login_throttled_total",
-    "Login attempts refused with 429 because of earlier failures, by kind of login.",
-    ["kind"],
-)
 
 
 class DatabaseTimer:
