@@ -57,6 +57,8 @@ def main() -> None:
         url = f"/admin/accounts/application/{app.pk}/custom/{klass.name}/records/"
         times: dict[str, list[float]] = {name: [] for name in pages(app, klass)}
         statements: dict[str, int] = {}
+        sql_ms: dict[str, list[float]] = {name: [] for name in times}
+        slowest: dict[str, str] = {}
         log(f"{args.rounds} interleaved rounds over {len(times)} pages")
         for round_number in range(args.rounds + 1):  # round 0 warms the caches
             for name, params in pages(app, klass).items():
@@ -68,12 +70,19 @@ def main() -> None:
                 assert b'id="record-table"' in response.content
                 if round_number:
                     times[name].append(elapsed)
+                    sql_ms[name].append(sum(float(q["time"]) for q in queries) * 1000)
                 statements[name] = len(queries)
+                top = max(queries, key=lambda q: float(q["time"]))
+                slowest[name] = f"{float(top['time']) * 1000:.0f} ms: {top['sql'][:150]}"
         print(f"\nrecord browser, {args.records:,} records, median of {args.rounds} rounds")
-        print(f"{'page':<34} {'median ms':>10} {'min ms':>8} {'SQL':>4}")
+        print(f"{'page':<34} {'median ms':>10} {'min ms':>8} {'SQL':>4} {'SQL ms':>7}")
         for name, values in times.items():
             median, low = statistics.median(values) * 1000, min(values) * 1000
-            print(f"{name:<34} {median:>10.1f} {low:>8.1f} {statements[name]:>4}")
+            in_sql = statistics.median(sql_ms[name])
+            print(f"{name:<34} {median:>10.1f} {low:>8.1f} {statements[name]:>4} {in_sql:>7.1f}")
+        print("\nslowest statement of each page (last round):")
+        for name, text in slowest.items():
+            print(f"  {name}: {text}")
 
 
 if __name__ == "__main__":

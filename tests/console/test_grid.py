@@ -107,3 +107,17 @@ def test_inline_cell_edit_and_add_row(staff, application, task):
     assert refused.status_code == 422 and "size" in refused.json()["errors"]
     created = staff.post(add, {"inline": "1", "size": "5", "title": "new"}).json()
     assert task.records.get(pk=created["_id"]).data == {"size": 5, "title": "new", "done": False}
+
+
+def test_the_total_is_counted_up_to_a_cap(staff, application, task, monkeypatch):
+    monkeypatch.setattr("console.records.COUNT_CAP", 100)
+    url = f"{base(application)}/custom/task/records/"
+    page = staff.get(url, {"size": "25"}).context["page"]
+    assert (page["count"], page["exact"], page["pages"]) == (100, False, 4)
+    assert page["links"] == [1, 2, 3, None]
+    far = staff.get(url, {"page": "9"})  # past the cap: counted just past the page asked
+    assert far.context["page"]["number"] == 9 and len(ids_on(far)) == 25
+    last = staff.get(url, {"page": "10"}).context["page"]
+    assert (last["count"], last["exact"], last["number"]) == (230, True, 10)
+    filtered = staff.get(url, {"f": "size", "op": "lt", "v": "30"}).context["page"]
+    assert (filtered["count"], filtered["exact"]) == (30, True)
