@@ -13,6 +13,7 @@ figures are the console's own work (view, queries, template).
 """
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    os.environ.setdefault("REQUEST_LOG", "0")  # the figures, not a line per request
     with tempfile.TemporaryDirectory(prefix="console-bench-") as tmp:
         workdir = Path(tmp)
         setup_django(database_url(workdir), workdir)

@@ -127,12 +127,12 @@ def search_page(klass, caller, rows, sort: str, page_number, size: int) -> tuple
     The total is counted only up to COUNT_CAP records (or just past the page asked for):
     counting a million rows costs ~0.2 s on every page, a capped count a few milliseconds.
     Beyond the cap the pager says "more than" and offers the pages around the current one."""
-    from records.query import matching, search
+    from records.query import count_up_to, search
     from records.query.parse import MAX_LIMIT
 
     asked = max(1, parse_int(str(page_number or "1")) or 1)
     cap = max(COUNT_CAP, asked * size + 1)
-    total = matching(klass, criteria(rows), caller, "read").order_by()[:cap].count()
+    total = count_up_to(klass, criteria(rows), caller, cap)
     exact = total < cap
     pages = max(1, -(-total // size))
     number = min(asked, pages)

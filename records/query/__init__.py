@@ -3,6 +3,7 @@
     search(klass, params, caller)            a list, count or aggregation, as a SearchResult
     matching(klass, criteria, caller, action) the queryset of records matched by criteria
                                                that the caller may `action` (update/delete)
+    count_up_to(klass, criteria, caller, cap)  how many records `search` would list, up to cap
 
 `params` is the nested dict of a request (`{"age": {"gt": "28"}, "sort_desc": "name"}`);
 errors are `QueryError`s (400 malformed, 422 unknown field or bad value). The API, the
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from records.query.compile import aggregate, filtered, ordered, page
 from records.query.parse import Query, QueryError, parse
 
-__all__ = ["Query", "QueryError", "SearchResult", "matching", "parse", "search"]
+__all__ = ["Query", "QueryError", "SearchResult", "count_up_to", "matching", "parse", "search"]
 
 
 @dataclass
@@ -49,3 +50,25 @@ def matching(klass, criteria: dict, caller, action: str):
     in `_id` order."""
     query = parse(klass, criteria, criteria_only=True)
     return filtered(klass, query, caller, action).order_by("id")
+
+
+def count_up_to(klass, criteria: dict, caller, cap: int) -> int:
+    """How many records of `klass` match `criteria` and `caller` may read, counting no
+    further than `cap` (the console's pager: an exact count of a million rows costs ~0.2 s).
+
+    The matching rows are planned as for a full answer, behind `OFFSET 0` (which PostgreSQL
+    never flattens into the outer query), and only the counting stops at `cap`. Planned
+    with the LIMIT in sight, PostgreSQL would walk the whole class in its belief that
+    matches come early, where an index on the filtered field finds them all at once
+    (1.1 s against ~10 ms for `n > 990000` in a class of 1,000,000, bench/console_bench.py).
+    """
+    from django.db import connection
+
+    rows = matching(klass, criteria, caller, "read").order_by().values("id")
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM ({sql} OFFSET 0) AS matched LIMIT %s) AS capped",
+            [*params, cap],
+        )
+        return cursor.fetchone()[0]
