@@ -119,23 +119,38 @@ def query_params(rows, sort: str) -> dict:
     return {**criteria(rows), key: sort.lstrip("-") or "_id"}
 
 
+def page_total(klass, caller, rows, page_number, size: int) -> tuple[int, bool]:
+    """(total, exact): the records of the view counted up to COUNT_CAP (or just past the
+    page asked for). An exact count of a million rows costs ~0.2 s, a capped one a few
+    milliseconds; beyond the cap the pager says "more than"."""
+    from records.query import count_up_to
+
+    cap = max(COUNT_CAP, _page_number(page_number) * size + 1)
+    total = count_up_to(klass, criteria(rows), caller, cap)
+    return total, total < cap
+
+
+def _page_number(raw) -> int:
+    return max(1, parse_int(str(raw or "1")) or 1)
+
+
 def search_page(klass, caller, rows, sort: str, page_number, size: int) -> tuple[list, dict]:
     """One page of records and the pager, through the query module: the same filters,
     sorting, permission rule and errors as the API's list. The query module caps `limit` at
     100, so a bigger page is read in windows of 100.
 
-    The total is counted only up to COUNT_CAP records (or just past the page asked for):
-    counting a million rows costs ~0.2 s on every page, a capped count a few milliseconds.
-    Beyond the cap the pager says "more than" and offers the pages around the current one."""
-    from records.query import count_up_to, search
+    Without filters the total is counted here (capped, a few milliseconds). With filters it
+    is not: a condition no index serves makes the count read the whole class (~0.5 s on a
+    million records) even when the page itself is found at once, so the page shows first and
+    asks for its total afterwards (`?total=1`, `record_total`)."""
+    from records.query import search
     from records.query.parse import MAX_LIMIT
 
-    asked = max(1, parse_int(str(page_number or "1")) or 1)
-    cap = max(COUNT_CAP, asked * size + 1)
-    total = count_up_to(klass, criteria(rows), caller, cap)
-    exact = total < cap
-    pages = max(1, -(-total // size))
-    number = min(asked, pages)
+    number = _page_number(page_number)
+    total = exact = None
+    if not rows:
+        total, exact = page_total(klass, caller, rows, number, size)
+        number = min(number, max(1, -(-total // size)))
     params = query_params(rows, sort)
     records = []
     for skip in range((number - 1) * size, number * size, MAX_LIMIT):
@@ -144,12 +159,15 @@ def search_page(klass, caller, rows, sort: str, page_number, size: int) -> tuple
         records.extend(found)
         if len(found) < MAX_LIMIT:
             break
-    return records, pager(number, pages, total, exact)
+    if total is None:  # known so far: this page, and a next one if this one is full
+        pages = number + 1 if len(records) == size else number
+        return records, pager(number, pages, None, exact=False)
+    return records, pager(number, max(1, -(-total // size)), total, exact)
 
 
-def pager(number: int, pages: int, total: int, exact: bool = True) -> dict:
+def pager(number: int, pages: int, total: int | None, exact: bool = True) -> dict:
     """The page links: the first, the last (when the total is exact), and two either side
-    of the current page."""
+    of the current page. `total` None: not counted yet."""
     last = pages if exact else min(pages, number + 2)
     shown = sorted({1, last, *range(max(1, number - 2), min(pages, number + 2) + 1)})
     links, previous = [], 0
@@ -202,6 +220,8 @@ def record_list(request, app_id, class_name):
     viewer, viewer_label = subject_caller(app, request.GET.get("as"))
     if viewer is None and viewer_label:
         query_errors = [viewer_label]
+    if request.GET.get("total") == "1":
+        return record_total(request, app, klass, viewer, rows, size)
     try:
         caller = viewer or admin_caller(app)
         items, page = search_page(klass, caller, rows, sort, request.GET.get("page"), size)
@@ -236,6 +256,17 @@ def record_list(request, app_id, class_name):
         sort_query=urlencode([*keep, ("sort", sort)]),
         export_query=urlencode([(k, v) for k, v in keep]),
     )
+
+
+def record_total(request, app, klass, viewer, rows, size: int) -> JsonResponse:
+    """`?total=1`: the view's total, which a filtered page asks for once it is shown."""
+    try:
+        total, exact = page_total(
+            klass, viewer or admin_caller(app), rows, request.GET.get("page"), size
+        )
+    except ApiError as exc:
+        return JsonResponse({"errors": error_lines(exc.errors)}, status=exc.status)
+    return JsonResponse({"count": total, "exact": exact, "pages": max(1, -(-total // size))})
 
 
 def _add_cells(klass, columns: list[str], by_name: dict) -> list:

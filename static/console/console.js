@@ -177,6 +177,19 @@
     }
   });
 
+  // A filtered page shows first; its total follows (a count may read the whole class).
+  function fillTotal(element) {
+    fetch(element.getAttribute("data-total-url"), { credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (body) {
+        if (body.count === undefined) { return; }
+        var page = element.getAttribute("data-page");
+        var more = body.exact ? "" : "more than ";
+        element.textContent = "Page " + page + " of " + more + body.pages + " · " + more +
+          body.count + " record" + (body.count === 1 && body.exact ? "" : "s");
+      });
+  }
+
   // Only the operators of the chosen field's type are offered (the query module refuses the
   // others with the same rule).
   function typeOperators(fieldSelect) {
@@ -332,5 +345,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-access-select]").forEach(showAccessExtras);
     document.querySelectorAll("[data-filter-field]").forEach(typeOperators);
+    document.querySelectorAll("[data-total-url]").forEach(fillTotal);
   });
 })();

@@ -221,7 +221,7 @@ def test_operator_adds_filters_edits_and_deletes_a_record(console, application, 
     with page.expect_navigation():  # the filtered page has loaded before it is counted
         page.click("#record-filter >> text=Filter")
     assert page.locator("#record-table tbody tr[data-record-id]").count() == 0
-    assert "0 records" in page.locator("#record-total").inner_text()
+    page.wait_for_selector("#record-total >> text=0 records")
     page.goto(custom_url(application, "gadget", "records") + "?f=nope&op=eq&v=1")
     assert "nope" in page.locator(".cb-error-list").inner_text()
 

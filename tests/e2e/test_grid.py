@@ -61,7 +61,7 @@ def test_operator_works_the_grid(console, application, admin_caller, shot):
     page.locator("#record-filter select[name=op]").nth(1).select_option("or")
     page.locator("#record-filter input[name=v]").nth(1).fill("task 7")
     page.click("#record-filter button[type=submit]")
-    assert "2 records" in page.locator("#record-total").inner_text()
+    page.wait_for_selector("#record-total >> text=Page 1 of 1 · 2 records")
     with page.expect_download() as info:
         page.click("#export-csv")
     rows = list(csv.DictReader(open(info.value.path())))

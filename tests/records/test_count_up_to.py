@@ -16,6 +16,13 @@ def test_it_is_the_search_count_capped(application, owner, create, criteria, cap
     klass = make_class(application, "counted", [("age", "integer")])
     for age in range(12):
         create(klass=klass, age=age, permissions={"read": {"access": "owner"}} if age % 2 else {})
+    nobody = make_class(
+        application,
+        "closed",
+        [("age", "integer")],
+        permissions={"read": {"access": "not_allowed", "use_class_permissions": True}},
+    )
+    assert count_up_to(nobody, criteria, Caller(application=application), cap) == 0
     for caller in (Caller.for_user(owner), Caller(application=application)):
         full = search(klass, {**criteria, "count": "1"}, caller).count
         assert count_up_to(klass, criteria, caller, cap) == min(full, cap)
