@@ -68,6 +68,8 @@ def open_subscription(request, class_name: str) -> tuple[Subscription, Position 
 async def events_view(request, class_name: str):
     if request.method != "GET":
         return json_error(405, f'Method "{request.method}" not allowed.')
+    if not hasattr(request, "scope"):  # a WSGI server (runserver) cannot hold a stream open
+        return json_error(501, "subscriptions need the ASGI server: use `make run`")
     hub = get_hub()
     try:
         # In the hub's thread: its one connection serves every subscription's checks, so

@@ -96,3 +96,11 @@ def test_resuming_from_before_the_pruned_part_gets_reset(thing, owner, applicati
     event = run(scenario())
     assert event["event"] == "reset"
     assert event["id"].count("-") == 2  # a fresh position to go on from
+
+
+def test_a_wsgi_server_answers_501_instead_of_hanging(thing, owner, application):
+    from tests.conftest import Api
+
+    status, body = Api(token_for(application, owner)).get("/data/thing/events")
+    assert status == 501
+    assert "ASGI" in body["errors"]["base"][0]

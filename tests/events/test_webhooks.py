@@ -56,9 +56,12 @@ def test_classes_and_types_filter_and_disabled_hooks_get_nothing(hook, thing, cr
 
 def test_events_before_a_hook_existed_are_not_sent(hook, create):
     create(name="before")
-    webhooks.dispatch_pending()
+    webhooks.dispatch_pending()  # nobody to deliver to: skipped
     hook()
     assert webhooks.dispatch_pending() == []
+    after = create(name="after")
+    [delivery_id] = webhooks.dispatch_pending()
+    assert json.loads(Delivery.objects.get(pk=delivery_id).body)["record"]["_id"] == after.id
 
 
 def test_signature_verifies_with_the_secret_only():
