@@ -360,6 +360,7 @@ def run(args, data, one, two, workdir, database_url) -> None:
 
     print(f"\n3. API throughput on node TWO (wrk, 8 connections, {args.wrk_seconds} s runs)")
     results = {("get", False): [], ("get", True): [], ("post", False): [], ("post", True): []}
+    cpu_per_request = {key: [] for key in results}
     for round_no in range(args.rounds):
         for open_subs in (False, True):
             if open_subs:
@@ -367,10 +368,12 @@ def run(args, data, one, two, workdir, database_url) -> None:
                 subs.open(measuring, measuring=True)
                 time.sleep(1)
             token = data["writer"]
-            results[("get", open_subs)].append(wrk(get_url, token, seconds=args.wrk_seconds))
-            results[("post", open_subs)].append(
-                wrk(post_url, token, seconds=args.wrk_seconds, script=str(script))
-            )
+            for kind, url, lua in (("get", get_url, None), ("post", post_url, str(script))):
+                cpu = two.cpu_seconds()
+                rps = wrk(url, token, seconds=args.wrk_seconds, script=lua)
+                cpu_ms = (two.cpu_seconds() - cpu) * 1000 / (rps * args.wrk_seconds)
+                results[(kind, open_subs)].append(rps)
+                cpu_per_request[(kind, open_subs)].append(cpu_ms)
             if open_subs:
                 subs.close()
                 time.sleep(1)
@@ -387,6 +390,12 @@ def run(args, data, one, two, workdir, database_url) -> None:
         print(
             f"   {kind.upper():4} median without {without:7.0f}/s, with {count} subscriptions"
             f" {with_subs:7.0f}/s: ratio {with_subs / without:.2f}"
+        )
+        cpu_without = statistics.median(cpu_per_request[(kind, False)])
+        cpu_with = statistics.median(cpu_per_request[(kind, True)])
+        print(
+            f"        node TWO CPU per request: {cpu_without:.2f} ms without, {cpu_with:.2f} ms"
+            f" with: ratio {cpu_with / cpu_without:.2f} (steadier than req/s on a busy machine)"
         )
 
     if not args.skip_webhooks:

@@ -148,6 +148,10 @@ class Hub:
         self.task: asyncio.Task | None = None
         self.stopping = False
         self._audience_cache = None  # subscribers indexed for fan_out; None: rebuild
+        self.reading = asyncio.Lock()
+        self.listener = None  # the LISTEN connection (psycopg, async)
+        self.listening: asyncio.Task | None = None
+        self.listen_tried = 0.0
         self.sessions_checked = 0.0
 
     async def run(self, fn, *args):
@@ -212,21 +216,43 @@ class Hub:
             self.task = asyncio.create_task(self._main())
 
     async def _main(self) -> None:
-        listener = listening = None
-        try:
-            listener = await psycopg.AsyncConnection.connect(autocommit=True, **listen_params())
-            await listener.execute(f"LISTEN {CHANNEL}")
-            listening = asyncio.create_task(self._listen(listener))
-        except psycopg.Error:
-            logger.exception("events: cannot LISTEN; polling every second instead")
         try:
             await self._loop()
         finally:
-            if listening is not None:
-                listening.cancel()
-            if listener is not None:
-                await listener.close()
+            await self._drop_listener()
             await self.run(close_connection)
+
+    async def _keep_listening(self) -> None:
+        """(Re)open the LISTEN connection when it is not there (first start, a database
+        restart); without it the hub still polls every second."""
+        if self.listening is not None and not self.listening.done():
+            return
+        await self._drop_listener()
+        if time.monotonic() - self.listen_tried < IDLE_POLL_SECONDS:
+            return
+        self.listen_tried = time.monotonic()
+        try:
+            self.listener = await psycopg.AsyncConnection.connect(
+                autocommit=True, **listen_params()
+            )
+            await self.listener.execute(f"LISTEN {CHANNEL}")
+        except psycopg.Error:
+            logger.exception("events: cannot LISTEN; polling every second meanwhile")
+            await self._drop_listener()
+            return
+        self.listening = asyncio.create_task(self._listen(self.listener))
+        self.wake.set()  # read once: something may have been missed while not listening
+
+    async def _drop_listener(self) -> None:
+        if self.listening is not None:
+            self.listening.cancel()
+            self.listening = None
+        if self.listener is not None:
+            try:
+                await self.listener.close()
+            except psycopg.Error:
+                pass
+            self.listener = None
 
     async def _listen(self, listener) -> None:
         async for _ in listener.notifies():
@@ -240,6 +266,7 @@ class Hub:
             if idle > 1:  # nobody for a whole poll: stop (a new subscriber starts it again)
                 self.stopping = True
                 return
+            await self._keep_listening()
             try:
                 await asyncio.wait_for(self.wake.wait(), delay)
             except TimeoutError:
@@ -262,7 +289,12 @@ class Hub:
                 delay = IDLE_POLL_SECONDS
 
     async def read_now(self) -> bool:
-        """Read what is final, hand it to every subscriber; answers whether rows wait."""
+        """Read what is final, hand it to every subscriber; answers whether rows wait.
+        One read at a time: two from the same position would deliver twice."""
+        async with self.reading:
+            return await self._read()
+
+    async def _read(self) -> bool:
         conditions = self._conditions(self.subscribers)
         batch, waiting = await self.run(read_batch, self.position, conditions)
         if len(batch.rows) >= MAX_ROWS_PER_READ:

@@ -1,5 +1,7 @@
 """The subscription endpoint end to end (in-process ASGI view), and its errors."""
 
+import asyncio
+
 from asgiref.sync import sync_to_async
 
 from accounts.caller import Caller
@@ -104,3 +106,43 @@ def test_a_wsgi_server_answers_501_instead_of_hanging(thing, owner, application)
     status, body = Api(token_for(application, owner)).get("/data/thing/events")
     assert status == 501
     assert "ASGI" in body["errors"]["base"][0]
+
+
+def test_a_lost_listen_connection_is_opened_again(thing, owner, application):
+    from django.db import connection
+
+    token = token_for(application, owner)
+    listening = (
+        "SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN cubebase_events'"
+        " AND datname = current_database()"
+    )
+
+    def listeners():
+        with connection.cursor() as cursor:
+            cursor.execute(listening)
+            return [pid for (pid,) in cursor.fetchall()]
+
+    async def scenario():
+        stream = await subscribe(token)
+        before = await sync_to_async(listeners)()
+        await sync_to_async(_terminate)(before)
+        await asyncio.sleep(2.5)  # the hub notices, waits a second, listens again
+        after = await sync_to_async(listeners)()
+        record = await sync_to_async(services.record_create)(
+            caller=Caller.for_user(owner), klass=thing, data={"name": "after"}
+        )
+        [event] = await stream.events(1)
+        await stream.close()
+        return before, after, record, event
+
+    before, after, record, event = run(scenario())
+    assert len(before) == 1 and len(after) == 1 and after != before
+    assert event["data"]["record"]["_id"] == record.id
+
+
+def _terminate(pids):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for pid in pids:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
