@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """Serving benchmark: the production server over HTTP, driven by wrk.
 
-    .venv/bin/python bench/serving_bench.py [--servers uvicorn,gunicorn-asgi,granian,gthread]
+    .venv/bin/python bench/serving_bench.py [--servers uvicorn,gunicorn-asgi,granian,gthread,uvicorn:stock]
                                             [--seconds 5] [--rounds 3] [--connections 16]
 
 Starts a throwaway embedded PostgreSQL with one application, one class and one record,
 then each server of `--servers` (ops/server.py builds their command lines; `uvicorn` is
-the one `make run` uses) with the same number of workers. Rounds are interleaved: every
+the one `make run` uses; `uvicorn:stock` is it with Django's own ASGI handler, last because
+it leaves database connections behind) with the same number of workers. Rounds are interleaved: every
 round runs every server on every endpoint, and the table shows medians over the rounds.
 Two endpoints: `GET /health/live` (the request path with no database work) and
 `GET /data/{class}/{id}` (session check, class lookup, one record read).
@@ -114,7 +115,7 @@ def nodes_run(args, db, ctx, tmp: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--servers", default="uvicorn,uvicorn:stock,gunicorn-asgi,granian,gthread")
+    parser.add_argument("--servers", default="uvicorn,gunicorn-asgi,granian,gthread,uvicorn:stock")
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)

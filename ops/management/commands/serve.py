@@ -4,11 +4,11 @@ This process owns the embedded PostgreSQL (when DATABASE_URL is not set: the set
 started it) and runs the server (ops/server.py) as a child, handing it the database as a
 DATABASE_URL so the server's processes never join or stop the embedded server themselves.
 
-SIGTERM, SIGINT (Ctrl-C) and SIGHUP all stop it the same way: the server is told to stop
-gracefully (requests in flight finish, up to ops.server.GRACEFUL_SECONDS), this command
-waits for it, kills it past that bound, and then exits normally, which is what stops the
-embedded PostgreSQL. A SIGTERM sent to the whole process group (make's, a terminal's, a
-container's) reaches the server too; that changes nothing, it stops the same way.
+SIGTERM, SIGINT (Ctrl-C) and SIGHUP all stop it: the server is sent SIGTERM (requests in
+flight finish, up to ops.server.GRACEFUL_SECONDS), this command waits for it, kills it
+past that bound, and then exits normally, which is what stops the embedded PostgreSQL. A
+signal sent to the whole process group reaches the server too: SIGTERM changes nothing,
+while Ctrl-C's SIGINT makes gunicorn stop at once rather than gracefully.
 """
 
 import os
