@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-test run dev test lint bench bench-peers sdk node chromium
+.PHONY: install install-test run dev test lint bench bench-peers sdk node chromium fuzz
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,3 +65,9 @@ bench: install-test
 # cubebase beside Parse Server on one PostgreSQL (docs/performance.md). ARGS: its options.
 bench-peers: install-test
 	$(PY) bench/peers.py $(ARGS)
+
+# Schemathesis against a live server with many more cases than the suite's run (tests/fuzz):
+# FUZZ_EXAMPLES cases per operation, figures printed at the end.
+fuzz: install-test
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-400} FUZZ_TIME_LIMIT=$${FUZZ_TIME_LIMIT:-3000} FUZZ_REPORT=1 \
+	  $(PY) -m pytest tests/fuzz -q -s -p no:cacheprovider $(ARGS)

@@ -207,6 +207,18 @@ UPDATE_FIELDS = [
 ]
 
 
+def _changed_fields(plans) -> list[str]:
+    """The columns a bulk update writes: `data` and `updated_at` always, the parent and the
+    permission columns only when a plan sets them. Django builds a CASE per column and row,
+    so writing the nine permission columns of 100 records for nothing cost seconds."""
+    fields = ["data", "updated_at"]
+    if any(plan.parent_given for plan in plans):
+        fields.append("parent_id")
+    if any(plan.columns for plan in plans):
+        fields += UPDATE_FIELDS[3:]
+    return fields
+
+
 def _plan(klass, changes, form: bool) -> UpdatePlan:
     plan, errors = plan_update(klass, changes, form=form)
     if errors:
@@ -285,7 +297,13 @@ def records_update_by_criteria(*, caller, klass, criteria, changes, form: bool =
     stamp, removed = now(), []
     for record in records:
         _apply(klass, record, plan, stamp, removed)
-    Record.objects.bulk_update(records, UPDATE_FIELDS, batch_size=500)
+    # Only `data` differs between the records; what the plan sets alike for all of them
+    # (time, parent, permissions) is one plain UPDATE rather than a CASE per row.
+    Record.objects.bulk_update(records, ["data"], batch_size=500)
+    same = {"updated_at": stamp, **plan.columns}
+    if plan.parent_given:
+        same["parent_id"] = plan.parent_id
+    Record.objects.filter(pk__in=[r.pk for r in records]).update(**same)
     schedule_file_deletion(removed)
     return len(records), records[:MAX_BATCH]
 
@@ -332,7 +350,7 @@ def records_update_multi(*, caller, klass, items, form: bool = False) -> MultiUp
             result.records.append(record)
     if _missing_parents(klass.application_id, [p.parent_id for _, _, p in plans]):
         raise Unprocessable({"_parent_id": ["no record of this application has this _id"]})
-    Record.objects.bulk_update(result.records, UPDATE_FIELDS)
+    Record.objects.bulk_update(result.records, _changed_fields([p for _, _, p in plans]))
     schedule_file_deletion(removed)
     return result
 

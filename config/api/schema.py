@@ -114,3 +114,50 @@ class CBTokenScheme(OpenApiAuthenticationExtension):
             "name": "CB-Token",
             "description": "The `token` of a session from POST /session.",
         }
+
+
+# --- the whole document -------------------------------------------------------------------
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "errors": {
+            "type": "object",
+            "additionalProperties": {"oneOf": [{"type": "array"}, {"type": "object"}]},
+        }
+    },
+    "required": ["errors"],
+}
+# Answers any operation can give whatever it does: a malformed or oversized body, a missing
+# session, a collision retried too often, a throttled client, an unsupported body type.
+COMMON_ERRORS = {
+    400: "Malformed request",
+    401: "No, unknown or expired session",
+    403: "Not permitted",
+    404: "Not found",
+    409: "Collided with a concurrent request; retry",
+    411: "A chunked body the server cannot read",
+    413: "Body or file over its limit",
+    415: "Unsupported Content-Type",
+    422: "Validation failed",
+    429: "Too many attempts",
+}
+# Operations whose success has no JSON body in some cases: their answer is not described.
+_BODY_VARIES = {("/data/{class_name}/{ids}", "delete")}
+
+
+def complete_error_responses(result, generator, request, public):
+    """POSTPROCESSING_HOOKS: every operation lists every error status with the errors body,
+    so a client (or a fuzzer) can rely on the schema for all of its answers."""
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for status, description in COMMON_ERRORS.items():
+                entry = responses.setdefault(str(status), {"description": description})
+                media = entry.setdefault("content", {}).setdefault("application/json", {})
+                media["schema"] = ERROR_SCHEMA
+            if (path, method) in _BODY_VARIES:
+                for status, entry in responses.items():
+                    if status.startswith("2"):
+                        entry.pop("content", None)
+    return result
