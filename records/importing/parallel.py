@@ -9,6 +9,7 @@ in the database: the workers never touch it).
 """
 
 import multiprocessing
+import signal
 from collections import deque
 
 from config.streams import ImportFailed
@@ -30,6 +31,14 @@ def _convert_chunk(chunk) -> list[tuple[int, str | None, str | None]]:
         except RowProblem as exc:
             out.append((line, None, str(exc)))
     return out
+
+
+def _worker_start() -> None:
+    """A forked worker inherits the parent's SIGTERM handler (config/embedded_db.py turns
+    SIGTERM into sys.exit so that exit handlers stop the embedded server). In a worker that
+    would run the parent's exit handlers when `Pool.terminate` signals it, and the pool would
+    wait forever for a worker stuck in them: a worker dies at once, as by default."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def can_use_workers(fmt: str, converter) -> bool:
@@ -60,7 +69,7 @@ class ParallelFiller:
         global _converter
         _converter = converter
         self.owner_id, self.workers = converter.system.owner_id, workers
-        self.pool = multiprocessing.get_context("fork").Pool(workers)
+        self.pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_start)
 
     def close(self) -> None:
         self.pool.terminate()
