@@ -52,7 +52,7 @@ OBJECT_ID = {"type": "string", "pattern": "^[0-9a-f]{24}$"}
 
 
 def _nullable(schema: dict) -> dict:
-    return {"anyOf": [schema, {"type": "null"}]}
+    return {**schema, "nullable": True}  # OpenAPI 3.0 has no "null" type
 
 
 def _writable(klass) -> dict:
@@ -141,6 +141,47 @@ def _json_body(schema: dict) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
+def record_schema(klass) -> dict:
+    """A record as the API answers it: system fields, permissions and every field."""
+    properties = {
+        "_id": OBJECT_ID,
+        "_parent_id": {**OBJECT_ID, "nullable": True},
+        "user_id": {"type": "integer", "nullable": True},
+        "created_at": {"type": "integer"},
+        "updated_at": {"type": "integer"},
+        "permissions": {"type": "object"},
+    }
+    for f in klass.field_map().values():
+        # The type only: what is stored may exceed the bounds the fuzzer is asked to keep to
+        answered = {"type": VALUE_SCHEMAS.get(f.type, {"type": "object"})["type"]}
+        properties[f.name] = {**answered, "nullable": True}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": ["_id", "_parent_id", "user_id", "created_at", "updated_at"],
+    }
+
+
+def _list_schema(klass) -> dict:
+    return {
+        "type": "object",
+        "properties": {
+            "class_name": {"type": "string", "enum": [klass.name]},
+            "skip": {"type": "integer"},
+            "limit": {"type": "integer"},
+            "items": {"type": "array", "items": {"type": "object"}},
+            "items_count": {"type": "integer"},
+        },
+        "required": ["class_name"],
+    }
+
+
+def _answer(operation: dict, status: str, schema: dict) -> None:
+    if status in operation.get("responses", {}):
+        content = operation["responses"][status].setdefault("content", {})
+        content.setdefault("application/json", {})["schema"] = schema
+
+
 def with_class_fields(schema: dict, klass) -> dict:
     """A copy of the OpenAPI `schema` whose record operations describe `klass`."""
     schema = copy.deepcopy(schema)
@@ -168,6 +209,16 @@ def with_class_fields(schema: dict, klass) -> dict:
         operation = paths.get(path, {}).get(method)
         if operation is not None:
             operation["requestBody"] = _json_body(body)
+    record = record_schema(klass)
+    answers = {
+        ("/data/{class_name}", "post", "201"): record,
+        ("/data/{class_name}/{ids}", "put", "200"): record,
+        ("/data/{class_name}", "get", "200"): _list_schema(klass),
+    }
+    for (path, method, status), answer in answers.items():
+        operation = paths.get(path, {}).get(method)
+        if operation is not None:
+            _answer(operation, status, answer)
     listing = paths.get("/data/{class_name}", {}).get("get")
     if listing is not None:
         kept = [p for p in listing.get("parameters", []) if p["in"] != "query"]

@@ -156,8 +156,25 @@ def complete_error_responses(result, generator, request, public):
                 entry = responses.setdefault(str(status), {"description": description})
                 media = entry.setdefault("content", {}).setdefault("application/json", {})
                 media["schema"] = ERROR_SCHEMA
+            _exact_bodies(path, method, operation)
             if (path, method) in _BODY_VARIES:
                 for status, entry in responses.items():
                     if status.startswith("2"):
                         entry.pop("content", None)
     return result
+
+
+def _exact_bodies(path: str, method: str, operation: dict) -> None:
+    """The JSON Schemas of config/api/bodies.py in place of "any object"."""
+    from config.api.bodies import REQUESTS, RESPONSES
+
+    if (path, method) in REQUESTS:
+        media = operation.setdefault("requestBody", {}).setdefault("content", {})
+        for name in list(media):
+            if name != "application/json":
+                del media[name]  # forms carry the same fields, as strings; JSON is described
+        media.setdefault("application/json", {})["schema"] = REQUESTS[(path, method)]
+    for (p, m, status), schema in RESPONSES.items():
+        if (p, m) == (path, method) and status in operation.get("responses", {}):
+            content = operation["responses"][status].setdefault("content", {})
+            content.setdefault("application/json", {})["schema"] = schema
