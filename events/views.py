@@ -8,6 +8,7 @@ iterator fed by the process's hub, so an open subscription holds no thread or wo
 import asyncio
 import json
 
+from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 
 from accounts.authentication import session_for_token, token_from
@@ -65,10 +66,21 @@ def open_subscription(request, class_name: str) -> tuple[Subscription, Position 
     return sub, start
 
 
+def _error(exc: ApiError):
+    response = json_error(exc.status, exc.errors)
+    if exc.status == 401:
+        response["WWW-Authenticate"] = "CB-Token"
+    return response
+
+
 async def events_view(request, class_name: str):
     if request.method != "GET":
         return json_error(405, f'Method "{request.method}" not allowed.')
     if not hasattr(request, "scope"):  # a WSGI server (runserver) cannot hold a stream open
+        try:
+            await sync_to_async(open_subscription)(request, class_name)
+        except ApiError as exc:
+            return _error(exc)
         return json_error(501, "subscriptions need the ASGI server: use `make run`")
     hub = get_hub()
     try:
@@ -76,10 +88,7 @@ async def events_view(request, class_name: str):
         # a thousand subscribers arriving at once do not open a thousand connections.
         sub, start = await hub.run(open_subscription, request, class_name)
     except ApiError as exc:
-        response = json_error(exc.status, exc.errors)
-        if exc.status == 401:
-            response["WWW-Authenticate"] = "CB-Token"
-        return response
+        return _error(exc)
     first = await hub.subscribe(sub, start)
     response = StreamingHttpResponse(stream(hub, sub, first), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
