@@ -201,3 +201,16 @@ def test_a_change_of_the_subscribers_tags_applies(reader, thing, cast, member):
     member.save()
     sub.set_groups(hub.session_states({sub.session_id})[sub.session_id])
     assert received(reader, [sub])[sub] == []
+
+
+def test_an_expired_session_is_no_longer_alive(cast, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    owner, member = cast["owner"], cast["member"]
+    ApiSession.objects.filter(pk=member.session.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=settings.SESSION_TTL_SECONDS + 5)
+    )
+    alive = hub.session_states({owner.session.pk, member.session.pk})
+    assert set(alive) == {owner.session.pk}
