@@ -119,6 +119,7 @@ def _figures(report: Path) -> dict:
     """Cases run and failures by check, from schemathesis' ndjson event log."""
     cases = 0
     failures: dict[str, int] = {}
+    statuses: dict[str, int] = {}
     if not report.exists():
         return {"cases": 0, "failures": failures}
     for line in report.read_text().splitlines():
@@ -128,9 +129,13 @@ def _figures(report: Path) -> dict:
                 continue
             recorder = body.get("recorder", {})
             cases += len(recorder.get("cases", {}))
+            for interaction in recorder.get("interactions", {}).values():
+                status = (interaction.get("response") or {}).get("status_code")
+                family = f"{status // 100}xx" if status else "no answer"
+                statuses[family] = statuses.get(family, 0) + 1
             for checks in recorder.get("checks", {}).values():
                 for check in checks:
                     if str(check.get("status", "")).upper() == "FAILURE":
                         name = check.get("name", "?")
                         failures[name] = failures.get(name, 0) + 1
-    return {"cases": cases, "failures": failures}
+    return {"cases": cases, "failures": failures, "answers": statuses}
