@@ -95,6 +95,7 @@ def test_no_request_breaks_the_server(app_servers, application, tmp_path):
         print("FUZZ FIGURES", json.dumps(figures))
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-3000:]
     assert figures["cases"] > 0
+    assert figures["session_alive_after"], "an operation ended the fuzzer's session"
 
 
 def _exclusions(schema: dict) -> list[str]:
