@@ -69,5 +69,5 @@ bench-peers: install-test
 # Schemathesis against a live server with many more cases than the suite's run (tests/fuzz):
 # FUZZ_EXAMPLES cases per operation, figures printed at the end.
 fuzz: install-test
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} FUZZ_TIME_LIMIT=$${FUZZ_TIME_LIMIT:-3000} FUZZ_REPORT=1 \
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} FUZZ_TIME_LIMIT=$${FUZZ_TIME_LIMIT:-3000} FUZZ_REPORT=1 \
 	  $(PY) -m pytest tests/fuzz -q -s -p no:cacheprovider $(ARGS)
