@@ -84,14 +84,9 @@ def _with_retry(fn, *args):
 def read_batch(position, conditions: dict, limit=MAX_ROWS_PER_READ):
     """Everything final after `position` (up to `limit` rows) as one Batch, and whether
     committed rows are still held back by an older running transaction."""
-    rows = []
-    while len(rows) < limit:
-        page = journal.read_after(position)
-        rows, position = rows + page.rows, page.position
-        if len(page.rows) < journal.PAGE_SIZE:
-            break
-    batch = Batch(rows=rows, position=position)
-    if rows:
+    page = journal.read_final(position, limit)
+    batch = Batch(rows=page.rows, position=page.position)
+    if page.rows:
         prepare(batch, conditions, page.schema_version)
     return batch, page.waiting
 

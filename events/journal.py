@@ -147,6 +147,19 @@ def read_after(position: Position, limit=None) -> Page:
     return Page(rows, after, waiting, version or 0)
 
 
+def read_final(position: Position, limit: int | None = None) -> Page:
+    """Every row final after `position` (pages of PAGE_SIZE, up to about `limit` rows when
+    one is given) as one Page: the position after them, and the last page's `waiting` and
+    `schema_version`."""
+    rows = []
+    while limit is None or len(rows) < limit:
+        page = read_after(position)
+        rows, position = rows + page.rows, page.position
+        if len(page.rows) < PAGE_SIZE:
+            break
+    return Page(rows, position, page.waiting, page.schema_version)
+
+
 def _row(position: Position, xmin: int, values) -> Row:
     id_, xid, op, occurred_at, app_id, class_id, record_id, new, old = values
     event = Event(

@@ -104,16 +104,6 @@ def event_body(row, klass) -> str:
     )
 
 
-def _read_from(position, limit: int):
-    rows = []
-    while len(rows) < limit:
-        page = journal.read_after(position)
-        rows, position = rows + page.rows, page.position
-        if len(page.rows) < journal.PAGE_SIZE:
-            break
-    return rows, position
-
-
 @transaction.atomic
 def dispatch_pending(limit: int = DISPATCH_ROWS) -> list[int]:
     """Turn the journal's new rows into deliveries and queue a job for each; answers the
@@ -126,7 +116,8 @@ def dispatch_pending(limit: int = DISPATCH_ROWS) -> list[int]:
     )
     now = journal.now_position()  # taken first: a webhook that exists after it sees the rest
     if Webhook.objects.filter(enabled=True).exists():
-        rows, position = _read_from(start, limit)
+        page = journal.read_final(start, limit)
+        rows, position = page.rows, page.position
     else:  # nobody to deliver to: skip what was final until now
         rows, position = [], max(start, now, key=lambda p: p.lo)
     deliveries = _deliveries(rows)

@@ -39,12 +39,9 @@ class Reader:
         self.position = journal.now_position()
 
     def read(self) -> list:
-        rows = []
-        while True:
-            page = journal.read_after(self.position)
-            rows, self.position = rows + page.rows, page.position
-            if len(page.rows) < journal.PAGE_SIZE:
-                return rows
+        page = journal.read_final(self.position)
+        self.position = page.position
+        return page.rows
 
 
 @pytest.fixture
