@@ -138,5 +138,15 @@ def anonymous_api():
 
 
 @pytest.fixture
+def staff(client, django_user_model):
+    """The Django test client logged in as a console operator."""
+    django_user_model.objects.create_user(
+        "boss", password="boss-password-1", is_staff=True, is_superuser=True
+    )
+    assert client.login(username="boss", password="boss-password-1")
+    return client
+
+
+@pytest.fixture
 def admin_caller(application):
     return Caller.admin(application)

@@ -13,15 +13,6 @@ from tests.conftest import make_user
 
 
 @pytest.fixture
-def staff(client, django_user_model):
-    django_user_model.objects.create_user(
-        "boss", password="boss-password-1", is_staff=True, is_superuser=True
-    )
-    assert client.login(username="boss", password="boss-password-1")
-    return client
-
-
-@pytest.fixture
 def note(application):
     return class_create(
         application=application,
