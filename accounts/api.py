@@ -8,6 +8,7 @@ from accounts.authentication import HasSession, token_from
 from accounts.caller import Caller
 from accounts.models import ApiUser
 from accounts.serializers import hides_contacts, session_json, user_json
+from accounts.users_api import V1_PAGE_EXAMPLE, users_v1_list
 from config.api.errors import Forbidden, NotFound, Unauthorized
 from config.api.params import all_params, body_params
 from config.api.schema import api_doc
@@ -165,21 +166,12 @@ class UsersView(ApiView):
             "but `custom_data`; `order=asc|desc TYPE FIELD`; `page`, `per_page` (default 10, "
             "max 100)."
         ),
-        responses={
-            200: {
-                "current_page": 1,
-                "per_page": 10,
-                "total_entries": 1,
-                "items": [{"user": USER_EXAMPLE}],
-            }
-        },
+        responses={200: V1_PAGE_EXAMPLE},
         errors=(403, 422),
     )
     def get(self, request):
         if not isinstance(request.user, Caller):
             raise Unauthorized()
-        from accounts.users_api import users_v1_list  # users_api builds on this module
-
         return users_v1_list(request)
 
     @api_doc(

@@ -37,6 +37,13 @@ USER_EXAMPLE = {
     "user_tags": "guest",
     "timezone": 180,
 }
+# A page of the v1 list routes, as another user of the application sees it.
+V1_PAGE_EXAMPLE = {
+    "current_page": 1,
+    "per_page": 10,
+    "total_entries": 1,
+    "items": [{"user": USER_EXAMPLE}],
+}
 V1_DISABLED = (
     "Users retrieving forbidden in admin panel, application settings: turn on "
     "'list users API v1' in the application's console page"
@@ -170,14 +177,7 @@ class UsersByListView(V1View):
             "tags=a,b` (users with any of the tags), with `page` and `per_page` (default 10, "
             "max 100). Needs the application setting 'list users API v1' (else 403)."
         ),
-        responses={
-            200: {
-                "current_page": 1,
-                "per_page": 10,
-                "total_entries": 1,
-                "items": [{"user": USER_EXAMPLE}],
-            }
-        },
+        responses={200: V1_PAGE_EXAMPLE},
         errors=(403, 422),
     )
     def get(self, request, route):
