@@ -5,8 +5,6 @@ They live in the console, not in accounts, because they show what builds on acco
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404
 from django.urls import include, path, reverse
@@ -21,6 +19,7 @@ from classes.models import ObjectClass
 from config.api.errors import Unprocessable
 from config.api.indexes import is_index
 from config.replica import replica_reads, replica_view
+from console.base import count_per
 
 admin.site.site_header = "cubebase"
 admin.site.site_title = "cubebase console"
@@ -33,16 +32,8 @@ _admin_index = admin.site.index
 
 
 def count_of(model):
-    """How many `model` rows belong to each application, as a subquery: joining several
-    related tables and counting would multiply their rows."""
-    rows = (
-        model.objects.filter(application=OuterRef("pk"))
-        .order_by()
-        .values("application")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(rows), 0)
+    """How many `model` rows belong to each application."""
+    return count_per(model, "application")
 
 
 def console_index(request, extra_context=None):

@@ -1,12 +1,28 @@
 """What every console screen shares: the application it works on and the page frame."""
 
 from django.contrib import admin
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 
 from accounts.caller import Caller
 from accounts.models import Application
 from classes.models import ObjectClass
+
+
+def count_per(model, parent: str):
+    """How many `model` rows belong to each row of the list being annotated (`parent` names
+    the foreign key), as a subquery: joining several related tables and counting would
+    multiply their rows."""
+    rows = (
+        model.objects.filter(**{parent: OuterRef("pk")})
+        .order_by()
+        .values(parent)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows), 0)
 
 
 def application_or_404(app_id: int) -> Application:

@@ -3,8 +3,6 @@
 import json
 
 from django.contrib import messages
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -13,7 +11,7 @@ from django.views.decorators.http import require_POST
 from classes import services as class_services
 from classes.models import Field, FieldType, ObjectClass
 from config.api.errors import Unprocessable
-from console.base import application_or_404, class_or_404, error_lines, render
+from console.base import application_or_404, class_or_404, count_per, error_lines, render
 from console.forms import (
     FILE_NOT_INDEXED,
     INVALID_LEVELS,
@@ -29,23 +27,14 @@ def class_url(klass: ObjectClass) -> str:
     return reverse("admin:console_class", args=[klass.application_id, klass.name])
 
 
-def _count(model):
-    """Rows of `model` per class, as a subquery (joining records and fields would multiply)."""
-    rows = (
-        model.objects.filter(object_class=OuterRef("pk"))
-        .order_by()
-        .values("object_class")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(rows), 0)
-
-
 def custom_index(request, app_id):
     app = application_or_404(app_id)
     classes = (
         ObjectClass.objects.filter(application=app)
-        .annotate(record_count=_count(Record), field_count=_count(Field))
+        .annotate(
+            record_count=count_per(Record, "object_class"),
+            field_count=count_per(Field, "object_class"),
+        )
         .order_by("name")
     )
     return render(
