@@ -4,7 +4,8 @@ throughput with subscriptions open, and webhooks after a receiver outage.
 
     .venv/bin/python bench/events_bench.py [--subscriptions 1000] [--rate 200] [--seconds 20]
                                            [--rounds 3] [--wrk-seconds 5] [--down 30]
-                                           [--skip-webhooks]
+                                           [--skip-webhooks | --webhooks-only]
+                                           [--retry-base 1] [--write-every 0.05]
 
 A throwaway embedded PostgreSQL, two production servers (ops/server.py) on it: node ONE
 takes the writes, node TWO holds the subscriptions. The records are written with
@@ -22,7 +23,16 @@ per subscriber and row) but only the writer's own few subscriptions receive it:
    rounds without and with the subscriptions open; medians and the ratio.
 4. Webhooks: the worker (`manage.py events_worker`) delivers to a receiver that answers
    503 for `--down` seconds while records are written, then 200: every event must arrive,
-   with its id; the time to drain and the duplicates are shown.
+   with its id; the time to drain and the duplicates are shown. `--retry-base` is the
+   first wait between attempts (the product's default is 10 s, doubling up to an hour; the
+   bench's default of 1 s keeps a short run short), `--write-every` the pause between two
+   writes while the receiver is down.
+
+The outage as the product meets it, an hour down with the real retry schedule (about two
+hours in all, mostly idle):
+
+    .venv/bin/python bench/events_bench.py --webhooks-only --down 3600 --retry-base 10 \
+        --write-every 1
 """
 
 import argparse
@@ -227,7 +237,7 @@ def wrk(url: str, token: str, *, seconds: int, script: str | None = None) -> flo
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
-def webhooks(database_url: str, workdir: Path, app, write_url: str, token: str, down: int):
+def webhooks(database_url: str, workdir: Path, app, write_url: str, token: str, args):
     import httpx
 
     from events.models import Webhook
@@ -237,7 +247,7 @@ def webhooks(database_url: str, workdir: Path, app, write_url: str, token: str, 
         **os.environ,
         "DATABASE_URL": database_url,
         "WEBHOOKS_ALLOW_PRIVATE": "1",
-        "WEBHOOK_RETRY_BASE_SECONDS": "1",
+        "WEBHOOK_RETRY_BASE_SECONDS": str(args.retry_base),
         "LOG_LEVEL": "ERROR",
     }
     with Receiver(status=503) as receiver:
@@ -253,13 +263,15 @@ def webhooks(database_url: str, workdir: Path, app, write_url: str, token: str, 
             made = set()
             started = time.monotonic()
             with httpx.Client(base_url=write_url, timeout=30) as client:
-                while time.monotonic() - started < down:
+                while time.monotonic() - started < args.down:
                     r = client.post("/data/thing.json", json={"n": 2}, headers={"CB-Token": token})
                     made.add(r.json()["_id"])
-                    time.sleep(0.05)
+                    time.sleep(args.write_every)
             receiver.status = 200
             back = time.monotonic()
-            deadline = back + 300
+            # The longest wait between two attempts is an hour (events/tasks.py), so every
+            # event is retried within that after the receiver is back.
+            deadline = back + min(3600, args.retry_base * 2**12) + 120
             while time.monotonic() < deadline:
                 got = {b["record"]["_id"] for b in receiver.delivered()}
                 if made <= got:
@@ -273,7 +285,7 @@ def webhooks(database_url: str, workdir: Path, app, write_url: str, token: str, 
     ids = [b["id"] for b in delivered]
     return {
         "events": len(made),
-        "down_s": down,
+        "down_s": args.down,
         "attempts_while_down": sum(1 for _, _, s in receiver.received if s == 503),
         "delivered_unique": len({b["record"]["_id"] for b in delivered} & made),
         "duplicates": len(ids) - len(set(ids)),
@@ -290,12 +302,15 @@ def main() -> None:
     parser.add_argument("--wrk-seconds", type=int, default=5)
     parser.add_argument("--down", type=int, default=30)
     parser.add_argument("--skip-webhooks", action="store_true")
+    parser.add_argument("--webhooks-only", action="store_true")
+    parser.add_argument("--retry-base", type=int, default=1)
+    parser.add_argument("--write-every", type=float, default=0.05)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="events-bench-") as tmp:
         workdir = Path(tmp)
         database = Database(workdir)
-        data = prepare(args.subscriptions)
+        data = prepare(0 if args.webhooks_only else args.subscriptions)
         env = {"EVENTS_PING_SECONDS": "15"}
         one = Server(database.url, workdir, env=env)
         two = Server(database.url, workdir, env=env)
@@ -310,6 +325,8 @@ def main() -> None:
 def run(args, data, one, two, workdir, database_url) -> None:
     import httpx
 
+    if args.webhooks_only:
+        return webhook_phase(args, data, one, workdir, database_url)
     cpus = os.cpu_count()
     print(f"machine: {cpus} CPUs; each server: {one.process.args[3]}")
     record = httpx.post(
@@ -399,17 +416,26 @@ def run(args, data, one, two, workdir, database_url) -> None:
         )
 
     if not args.skip_webhooks:
-        from accounts.models import Application
+        webhook_phase(args, data, one, workdir, database_url)
 
-        app = Application.objects.get(pk=data["app"].pk)
-        figures = webhooks(database_url, workdir, app, one.url, data["writer"], args.down)
-        print(f"\n4. webhooks: receiver answered 503 for {figures['down_s']} s, then 200")
-        print(
-            f"   {figures['events']} events written while it was down,"
-            f" {figures['attempts_while_down']} failed attempts meanwhile;"
-            f" {figures['delivered_unique']}/{figures['events']} delivered"
-            f" {figures['drain_s']:.1f} s after it came back, {figures['duplicates']} duplicates"
-        )
+
+def webhook_phase(args, data, one, workdir, database_url) -> None:
+    from accounts.models import Application
+
+    app = Application.objects.get(pk=data["app"].pk)
+    print(
+        f"\n4. webhooks: first retry after {args.retry_base} s, doubling up to an hour;"
+        f" a write every {args.write_every} s while the receiver is down",
+        flush=True,
+    )
+    figures = webhooks(database_url, workdir, app, one.url, data["writer"], args)
+    print(f"   receiver answered 503 for {figures['down_s']} s, then 200")
+    print(
+        f"   {figures['events']} events written while it was down,"
+        f" {figures['attempts_while_down']} failed attempts meanwhile;"
+        f" {figures['delivered_unique']}/{figures['events']} delivered"
+        f" {figures['drain_s']:.1f} s after it came back, {figures['duplicates']} duplicates"
+    )
 
 
 if __name__ == "__main__":
