@@ -131,7 +131,7 @@ def record_permissions_json(record) -> dict:
 def _level(klass, record, action: str) -> tuple[str, list, list]:
     """(access, ids, groups) that govern `action` on `record` (record may be None for create)."""
     if record is None or klass.uses_class_permissions(action):
-        return _class_level(klass, action)
+        return class_level(klass, action)
     return (
         getattr(record, f"{action}_access"),
         getattr(record, f"{action}_ids"),
@@ -139,14 +139,14 @@ def _level(klass, record, action: str) -> tuple[str, list, list]:
     )
 
 
-def _class_level(klass, action: str) -> tuple[str, list, list]:
+def class_level(klass, action: str) -> tuple[str, list, list]:
     """The class's (access, ids, groups) for `action`; lists stored as text are split."""
     spec = klass.permission(action)
     ids, groups = (_as_list(spec.get(key)) or [] for key in ("ids", "groups"))
     return spec.get("access", "not_allowed"), ids, groups
 
 
-def _allows(caller, access: str, ids, groups, owner_id, action: str) -> bool:
+def is_allowed(caller, access: str, ids, groups, owner_id, action: str) -> bool:
     if caller.user is None:  # an application session reads open records, writes nothing
         return action == READ and access == "open"
     if access == "open":
@@ -230,7 +230,7 @@ def decide(caller, record, action: str, klass=None) -> Decision:
     if record is None and access == "owner":  # not a create level: admits nobody
         allowed = False
     else:
-        allowed = _allows(caller, access, ids, groups, owner_id, action)
+        allowed = is_allowed(caller, access, ids, groups, owner_id, action)
     return Decision(
         action,
         allowed,
@@ -265,14 +265,16 @@ def check_create(caller, klass) -> None:
 
 
 def visible_q(caller, klass, action: str) -> Q:
-    """The records of `klass` on which `caller` may perform `action`, as a WHERE condition."""
+    """The records of `klass` on which `caller` may perform `action`, as a WHERE condition.
+    `records.query.sql.visible` writes the same condition as SQL for lists and counts
+    (tests/records/test_sql.py holds the two equal): change both together."""
     if caller.is_admin:
         return EVERYBODY
     if klass.uses_class_permissions(action):
-        access, ids, groups = _class_level(klass, action)
+        access, ids, groups = class_level(klass, action)
         if access == "owner":
             return Q(user_id=caller.user_id) if caller.user is not None else NOBODY
-        allowed = _allows(caller, access, ids, groups, None, action)
+        allowed = is_allowed(caller, access, ids, groups, None, action)
         return EVERYBODY if allowed else NOBODY
     return _record_level_q(caller, action)
 

@@ -53,7 +53,7 @@ class Aliases:
 # Each takes (aliases, field, value) and answers a Q.
 
 
-def _array_candidates(value) -> list:
+def array_candidates(value) -> list:
     """A value compared with array elements: "5" from a query string also matches 5."""
     out = [value]
     if isinstance(value, str):
@@ -68,7 +68,7 @@ def _array_candidates(value) -> list:
 
 def _array_has(alias: str, value) -> Q:
     condition = Q()
-    for candidate in _array_candidates(value):
+    for candidate in array_candidates(value):
         condition |= Q(**{f"{alias}__contains": [candidate]})
     return condition
 

@@ -18,7 +18,7 @@ Field names are put into the SQL as literals, never taken from a request as such
 comes from a `Field` row and must match the schema's name rule, checked again here.
 """
 
-from django.db.models import BooleanField, F, FloatField, Func, IntegerField, TextField
+from django.db.models import BigIntegerField, BooleanField, F, FloatField, Func, TextField
 from django.db.models.fields.json import JSONField
 from django.utils.functional import cached_property
 
@@ -39,7 +39,8 @@ LATITUDE = "((({data} -> '{name}') ->> 1))::double precision"
 RAW_TEXT = _TEXT  # the field as plain text (default collation), for `ctn`
 
 _OUTPUT = {
-    FieldType.INTEGER: IntegerField,
+    FieldType.INTEGER: BigIntegerField,  # 64 bits, as stored (a 32-bit IntegerField
+    # would judge a larger value out of range and drop or empty the condition)
     FieldType.FLOAT: FloatField,
     FieldType.STRING: TextField,
     FieldType.DATE: TextField,

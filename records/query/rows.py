@@ -7,6 +7,8 @@ against the ORM's own answers.
     record_by_id(klass, id)      -> (Record, row version) or None
     write_if_unchanged(record, v) -> True if stored, False if the row changed since `v`
     records_of(queryset)          -> the queryset's records, its rows read here
+    records_from(sql, params, db) -> the records a SELECT of whole rows answers
+    fetch(sql, params, db)        -> the rows of any other read (records.query.sql's count)
     insert(record)                -> record.save(force_insert=True), one INSERT
 
 The row version is PostgreSQL's `xmin` (the transaction that wrote this version of the
@@ -88,6 +90,19 @@ def _record(row, alias: str) -> Record:
     return Record.from_db(alias, _ATTNAMES, values)
 
 
+def fetch(sql: str, params, alias: str) -> list[tuple]:
+    """The rows of one read on database `alias`: the list and count statements of the query
+    module (records.query.sql, records_of) are all sent from here."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def records_from(sql: str, params, alias: str) -> list[Record]:
+    """The records of a SELECT of every column of the table, in `_FIELDS` order."""
+    return [_record(row, alias) for row in fetch(sql, params, alias)]
+
+
 def records_of(queryset) -> list[Record]:
     """The records a queryset of whole records selects: the SQL is the ORM's, the rows
     become Records here (JSON read by orjson, no per-row converter calls), which is about
@@ -97,11 +112,8 @@ def records_of(queryset) -> list[Record]:
     except EmptyResultSet:  # a condition nothing can match (no permission): no statement
         return []
     alias = queryset.db  # as the ORM would choose: the routers, or the queryset's using()
-    with connections[alias].cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-        width = len(cursor.description or ())
-    if width != len(_ATTNAMES):  # the queryset selects something else: the ORM knows how
+    rows = fetch(sql, params, alias)
+    if rows and len(rows[0]) != len(_ATTNAMES):  # it selects something else: the ORM knows
         return list(queryset)
     return [_record(row, alias) for row in rows]
 
