@@ -9,13 +9,15 @@ which no request after login needs; what is left out loads on first access, like
 version, which its per-process class cache is checked against). Reading it here costs no
 round trip, and it is as fresh as the session itself. Without one registered it is 0.
 
-The column lists come from the models' own metadata, so a field added to a model is loaded
+The statement is prepared on the server (config/prepared.py): planning this join was most
+of what PostgreSQL spent on it. The column lists come from the models' own metadata, so a field added to a model is loaded
 too. tests/accounts/test_selectors.py compares the answer with the ORM's.
 """
 
 from django.db import connection
 
 from accounts.models import ApiSession, ApiUser, Application
+from config.prepared import prepared_cursor
 
 _SKIPPED = {ApiSession: {"token_hash"}, Application: {"auth_secret"}, ApiUser: {"password"}}
 _version_sql = "0"
@@ -63,7 +65,7 @@ def _instance(model, values):
 def session_by_token_hash(token_hash: str) -> tuple[ApiSession, int] | None:
     """(the session with its application and user attached, the registered number), or
     None when no session has this token hash."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # planned once per connection
         cursor.execute(session_sql(), [token_hash])
         row = cursor.fetchone()
     if row is None:

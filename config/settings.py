@@ -145,6 +145,14 @@ if DATABASE_REPLICA_URL := env_str("DATABASE_REPLICA_URL"):
         "CONN_HEALTH_CHECKS", False
     )
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+# The fixed statements of the hot requests are prepared on the server (config/prepared.py).
+# Off for a pooler that cannot keep prepared statements (PgBouncer in transaction mode
+# before 1.22): Django's own cursors never prepare, and with psycopg's prepare_threshold
+# None (Django's default) nothing is prepared anywhere.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+for _database in DATABASES.values():
+    _options = _database.setdefault("OPTIONS", {})
+    _options["prepare_threshold"] = 5 if DATABASE_PREPARED_STATEMENTS else None
 DATABASE_ROUTERS = ["config.replica.ReplicaRouter"]
 REPLICA_FOR_API_READS = env_bool("REPLICA_FOR_API_READS", False)
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":

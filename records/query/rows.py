@@ -1,8 +1,9 @@
 """One record by id, and writing one record back only if nobody changed it meanwhile.
 
 The two statements a get and an update of one record send, written once per process
-instead of compiled by the ORM on every request. tests/records/test_rows.py checks them
-against the ORM's own answers.
+instead of compiled by the ORM on every request, and prepared on the server
+(config/prepared.py), so PostgreSQL plans them once per connection, not on every request.
+tests/records/test_rows.py checks them against the ORM's own answers.
 
     record_by_id(klass, id)      -> (Record, row version) or None
     write_if_unchanged(record, v) -> True if stored, False if the row changed since `v`
@@ -25,6 +26,7 @@ import orjson
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections, router
 
+from config.prepared import prepared_cursor
 from records.models import Record
 
 _FIELDS = Record._meta.concrete_fields
@@ -76,7 +78,7 @@ def record_by_id(klass, record_id: str) -> tuple[Record, str] | None:
     # the database the routers pick for reading records: the primary, or the read replica
     # inside a replica block (config/replica.py)
     alias = router.db_for_read(Record)
-    with connections[alias].cursor() as cursor:
+    with prepared_cursor(alias) as cursor:
         cursor.execute(SELECT_SQL, [klass.pk, record_id])
         row = cursor.fetchone()
     if row is None:
@@ -123,7 +125,7 @@ def insert(record: Record) -> None:
     connected to records); its id and every column are set by the caller."""
     values = [getattr(record, name) for name in _ATTNAMES]
     values[_DATA] = _dumps(values[_DATA])
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(INSERT_SQL, values)
     record._state.adding, record._state.db = False, connection.alias
 
@@ -131,6 +133,6 @@ def insert(record: Record) -> None:
 def write_if_unchanged(record: Record, row_version: str) -> bool:
     values = [getattr(record, c) for c in WRITTEN]
     values[0] = _dumps(values[0])
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(UPDATE_SQL, [*values, record.pk, row_version])
         return cursor.rowcount == 1

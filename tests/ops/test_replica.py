@@ -116,6 +116,15 @@ def test_console_lists_read_the_replica_and_the_api_the_primary(app_servers, rep
         assert {r["_id"] for r in listed["items"]} == {old.pk, new.pk}  # the primary
         listed = requests.get(replica_api.url + "/data/note", headers=api, timeout=10).json()
         assert {r["_id"] for r in listed["items"]} == {old.pk}  # REPLICA_FOR_API_READS=1
+        # a record by id too (a prepared statement on the replica's connection), twice
+        for _ in range(2):
+            for server, record, status in (
+                (replica_api, old, 200),
+                (replica_api, new, 404),
+                (primary_reads, new, 200),
+            ):
+                url = f"{server.url}/data/note/{record.pk}"
+                assert requests.get(url, headers=api, timeout=10).status_code == status
         # a session is always checked on the primary, even where reads go to the replica
         fresh = token_for(app)
         assert (

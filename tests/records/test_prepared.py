@@ -1,0 +1,99 @@
+"""config.prepared: the session, get, create and update statements are prepared on the server
+once per connection, inside Django's transactions, and not at all when turned off."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.db import connection, transaction
+
+from accounts.selectors import session_sql
+from records.query.rows import INSERT_SQL, SELECT_SQL, UPDATE_SQL
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+HOT = {"session": session_sql(), "get": SELECT_SQL, "create": INSERT_SQL, "update": UPDATE_SQL}
+
+
+def prepared() -> list[str]:
+    """The statements prepared on this test's connection (the one the test client uses)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def prepared_hot() -> dict[str, int]:
+    """How many times each hot statement is prepared (its %s are $1... on the server)."""
+    names = {name: sql.split("%s")[0] for name, sql in HOT.items()}
+    found = prepared()
+    return {name: sum(s.startswith(start) for s in found) for name, start in names.items()}
+
+
+def age(api, record_id) -> int:
+    return api.get(f"/data/profile/{record_id}")[1]["items"][0]["age"]
+
+
+def use_every_hot_statement(owner_api, record_id) -> None:
+    assert owner_api.get(f"/data/profile/{record_id}")[0] == 200
+    assert owner_api.put(f"/data/profile/{record_id}", {"inc": {"age": 1}})[0] == 200
+    assert owner_api.post("/data/profile", {"age": 3})[0] == 201
+
+
+def test_the_hot_statements_are_prepared_once_per_connection(owner_api, create):
+    record = create(age=1)
+    use_every_hot_statement(owner_api, record.pk)
+    once = prepared_hot()
+    assert set(once.values()) == {1}, once
+    for _ in range(3):
+        use_every_hot_statement(owner_api, record.pk)
+    assert prepared_hot() == once
+    assert age(owner_api, record.pk) == 5
+
+
+def test_a_rolled_back_savepoint_forgets_them_and_they_are_prepared_again(owner_api, create):
+    record = create(age=1)
+    use_every_hot_statement(owner_api, record.pk)
+    try:
+        with transaction.atomic():  # a savepoint inside the test's transaction
+            assert owner_api.put(f"/data/profile/{record.pk}", {"inc": {"age": 10}})[0] == 200
+            raise RuntimeError("roll it back")
+    except RuntimeError:
+        pass
+    # psycopg deallocates everything on a rollback; the next use prepares again
+    assert age(owner_api, record.pk) == 2
+    use_every_hot_statement(owner_api, record.pk)
+    assert set(prepared_hot().values()) == {1}
+    assert age(owner_api, record.pk) == 3
+
+
+def test_turned_off_nothing_is_prepared_and_requests_still_work(owner_api, create, monkeypatch):
+    record = create(age=1)
+    before = prepared()
+    monkeypatch.delitem(connection.settings_dict["OPTIONS"], "prepare_threshold")
+    use_every_hot_statement(owner_api, record.pk)
+    assert age(owner_api, record.pk) == 2
+    assert prepared() == before
+
+
+def test_the_setting_turns_them_off():
+    def options(value):
+        env = {
+            **os.environ,
+            "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",  # never connected to
+            "DATABASE_REPLICA_URL": "postgres://nobody@127.0.0.1:1/replica",
+            "DATABASE_PREPARED_STATEMENTS": value,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+        code = (
+            "import django; django.setup(); from django.conf import settings;"
+            "print(sorted((a, d['OPTIONS'].get('prepare_threshold'))"
+            " for a, d in settings.DATABASES.items()))"
+        )
+        run = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip()
+
+    assert options("1") == "[('default', 5), ('replica', 5)]"
+    assert options("0") == "[('default', None), ('replica', None)]"
