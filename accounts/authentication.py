@@ -44,10 +44,9 @@ def session_and_version(token: str) -> tuple[ApiSession, int] | None:
     return session, version
 
 
-def _same_application(request, session) -> bool:
-    """A request that names an application by its key besides the token must name the
-    token's own: a token of one application never acts on another."""
-    auth_key = request.META.get("HTTP_CB_AUTHKEY")
+def same_application(auth_key: str | None, session) -> bool:
+    """A request that names an application by its key (CB-AuthKey) besides the token must
+    name the token's own: a token of one application never acts on another."""
     if auth_key is None:
         return True
     return same_secret(auth_key, session.application.auth_key)
@@ -59,7 +58,7 @@ class CBTokenAuthentication(BaseAuthentication):
         if not token:
             return None
         found = session_and_version(token)
-        if found is None or not _same_application(request, found[0]):
+        if found is None or not same_application(request.META.get("HTTP_CB_AUTHKEY"), found[0]):
             raise AuthenticationFailed()
         session, version = found
         return Caller.for_session(session, schema_version=version), session

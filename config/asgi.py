@@ -18,6 +18,10 @@ A body must keep coming: no chunk for BODY_IDLE_SECONDS (30) and the request end
 
 Async views (the live events stream) go through Django's own async path and take no
 pooled thread: a stream may stay open for hours.
+
+The busiest record requests are first offered to the lean path (config/lane.py) in the
+pooled thread, before any Django request object is built; what it hands back goes on
+through Django as described above, in the same thread call.
 """
 
 import asyncio
@@ -32,6 +36,7 @@ from django.core.handlers.base import BaseHandler
 from django.http import FileResponse
 from django.urls import Resolver404, resolve, set_script_prefix
 
+from config import lane
 from config.env import env_int
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -56,7 +61,10 @@ class PooledThreadsASGIHandler(ASGIHandler):
         return self._free
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or _is_async_view(scope["path"]):
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        found = lane.find(scope["method"], scope["path"])
+        if found is None and _is_async_view(scope["path"]):
             return await super().__call__(scope, receive, send)
         try:
             body_file = await self.read_body(_BoundedReceive(receive, self.body_idle_seconds))
@@ -69,15 +77,19 @@ class PooledThreadsASGIHandler(ASGIHandler):
         executor = await free.get()
         try:
             async with ThreadSensitiveContext(executor=executor):
-                await self._serve_sync(scope, body_file, send)
+                await self._serve_sync(scope, body_file, send, found)
         finally:
             body_file.close()
             free.put_nowait(executor)
 
-    async def _serve_sync(self, scope, body_file, send) -> None:
+    async def _serve_sync(self, scope, body_file, send, found) -> None:
         # sync_to_async's default thread_sensitive=True sends each call to the pooled
         # thread of this request's context.
-        response = await sync_to_async(self._respond)(scope, body_file)
+        response = await sync_to_async(self._respond)(scope, body_file, found)
+        if isinstance(response, lane.LaneResponse):
+            await send(_lane_start(response))
+            await send({"type": "http.response.body", "body": response.body})
+            return
         try:
             if response.streaming and not response.is_async:
                 await self._send_streaming(response, send)
@@ -86,10 +98,17 @@ class PooledThreadsASGIHandler(ASGIHandler):
         finally:
             await sync_to_async(response.close)()  # sends request_finished
 
-    def _respond(self, scope, body_file):
+    def _respond(self, scope, body_file, found):
         """What a WSGI handler does for one request, in the pooled thread."""
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
+        if found is not None:
+            lean = _lane_request(scope, body_file)
+            answered = lane.answer(lean, found) if lean is not None else None
+            if answered is not None:
+                signals.request_finished.send(sender=self.__class__)
+                return answered
+            scope["lane_asked"] = True  # LaneMiddleware: asked already
         request, error_response = self.create_request(scope, body_file)
         if request is None:
             return error_response
@@ -108,6 +127,41 @@ class PooledThreadsASGIHandler(ASGIHandler):
             for chunk, _ in self.chunk_bytes(part):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body"})
+
+
+def _lane_request(scope, body_file) -> lane.LaneRequest | None:
+    """The request as the lean path reads it; None for a body it would not read."""
+    from django.conf import settings
+
+    headers: dict = {}
+    for raw_name, raw_value in scope["headers"]:
+        name, value = raw_name.decode("latin1").lower(), raw_value.decode("latin1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    body_file.seek(0, 2)
+    size = body_file.tell()
+    body_file.seek(0)
+    if size and (
+        size > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        or headers.get("content-type", "").split(";")[0].strip().lower() != lane.JSON
+    ):
+        return None  # only JSON bodies are read on the lean path
+    body = body_file.read() if size else b""
+    body_file.seek(0)
+    client = scope.get("client")
+    return lane.LaneRequest(
+        method=scope["method"],
+        path=scope["path"].removesuffix(".json"),
+        query_string=scope.get("query_string", b"").decode("latin1"),
+        headers=headers,
+        body=body,
+        client=client[0] if client else None,
+        scheme=scope.get("scheme") or "http",
+    )
+
+
+def _lane_start(response) -> dict:
+    headers = [(n.encode("latin1"), v.encode("latin1")) for n, v in response.headers]
+    return {"type": "http.response.start", "status": response.status, "headers": headers}
 
 
 class _BoundedReceive:

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.lane.LaneMiddleware",
     "ops.middleware.RequestLogMiddleware",
     "config.api.middleware.ChunkedBodyMiddleware",
     "config.api.middleware.JsonSuffixMiddleware",
@@ -155,6 +156,9 @@ for _database in DATABASES.values():
     _options["prepare_threshold"] = 5 if DATABASE_PREPARED_STATEMENTS else None
 DATABASE_ROUTERS = ["config.replica.ReplicaRouter"]
 REPLICA_FOR_API_READS = env_bool("REPLICA_FOR_API_READS", False)
+# The lean path of the busiest record requests (config/lane.py); 0 sends everything
+# through DRF, as a way to compare or to rule it out.
+LANE = env_bool("LANE", True)
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     from django.core.exceptions import ImproperlyConfigured
 

@@ -49,9 +49,13 @@ class RequestLogMiddleware:
 
 
 def _begin(request) -> float:
-    given = request.META.get("HTTP_X_REQUEST_ID", "")
-    request.request_id = given if _GOOD_ID.match(given) else os.urandom(16).hex()
+    request.request_id = request_id(request.META.get("HTTP_X_REQUEST_ID", ""))
     return time.perf_counter()
+
+
+def request_id(given: str) -> str:
+    """The id a proxy or client sent, when it is a plain token; else a new one."""
+    return given if _GOOD_ID.match(given) else os.urandom(16).hex()
 
 
 def _finish(request, response, began: float, db_seconds: float):
@@ -60,27 +64,44 @@ def _finish(request, response, began: float, db_seconds: float):
     if "Access-Control-Expose-Headers" in response:
         response["Access-Control-Expose-Headers"] += f", {HEADER}"
     match = request.resolver_match
-    route = match.route if match is not None else "unmatched"
-    metrics.observe(request.method, route, response.status_code, seconds, db_seconds)
+    finished(
+        request.method,
+        request.path,
+        match.route if match is not None else "unmatched",
+        response.status_code,
+        seconds,
+        db_seconds,
+        request_id=request.request_id,
+        application_id=_application_id(request),
+        client=request.META.get("REMOTE_ADDR"),
+    )
+    return response
+
+
+def finished(
+    method, path, route, status, seconds, db_seconds, *, request_id, application_id, client
+):
+    """The metrics and the log line of one answered request (also the lean path's,
+    config/lane.py)."""
+    metrics.observe(method, route, status, seconds, db_seconds)
     if logger.isEnabledFor(logging.INFO):
         logger.info(
             json.dumps(
                 {
                     "ts": round(time.time(), 3),
-                    "request_id": request.request_id,
-                    "method": request.method,
-                    "path": request.path,
+                    "request_id": request_id,
+                    "method": method,
+                    "path": path,
                     "route": route,
-                    "status": response.status_code,
+                    "status": status,
                     "ms": round(seconds * 1000, 2),
                     "db_ms": round(db_seconds * 1000, 2),
-                    "application_id": _application_id(request),
-                    "client": request.META.get("REMOTE_ADDR"),
+                    "application_id": application_id,
+                    "client": client,
                 },
                 separators=(",", ":"),
             )
         )
-    return response
 
 
 def _application_id(request) -> int | None:

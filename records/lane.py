@@ -1,0 +1,70 @@
+"""The busiest record requests on the lean path (config/lane.py): get one record by id,
+list or count, create, and update one record. Each calls the same answer function as its
+DRF view (records/api.py); what is not plain (several ids, `permissions=1`, a form body,
+parameters in a GET body) is declined here and answered by the view.
+"""
+
+from classes.selectors import class_by_name
+from config import lane
+from config.replica import replica_reads
+from records import api
+
+CLASS = r"/data/(?P<class_name>[^/]+)"
+ONE = CLASS + r"/(?P<record_id>[0-9a-f]{24})"  # never multi, by_criteria, events, ...
+
+
+def _allow(view_class) -> str:
+    """The Allow header DRF sends for the view (`setup` adds HEAD where there is a GET)."""
+    view = view_class()
+    view.setup(None)
+    return ", ".join(view.allowed_methods)
+
+
+RECORDS = {"label": "data/<str:class_name>", "allow": _allow(api.RecordsView)}
+RECORD = {"label": "data/<str:class_name>/<str:ids>", "allow": _allow(api.RecordView)}
+
+
+def _class(caller, class_name: str):
+    return class_by_name(
+        application=caller.application, name=class_name, schema_version=caller.schema_version
+    )
+
+
+def _reads(caller, answer, *args):
+    """A read, on the read replica when REPLICA_FOR_API_READS says so (as the views)."""
+    from django.conf import settings
+
+    if not settings.REPLICA_FOR_API_READS:
+        return answer(*args)
+    with replica_reads():
+        return answer(*args)
+
+
+@lane.route("GET", CLASS, **RECORDS)
+def list_records(request, caller, class_name):
+    if request.body:
+        raise lane.Decline  # parameters in a GET body: the view merges them
+    klass = _class(caller, class_name)
+    return 200, _reads(caller, api.list_answer, caller, klass, request.query())
+
+
+@lane.route("GET", ONE, **RECORD)
+def get_record(request, caller, class_name, record_id):
+    if request.body or request.query():
+        raise lane.Decline  # `permissions=1` and other parameters: the view
+    klass = _class(caller, class_name)
+    return 200, _reads(caller, api.get_answer, caller, klass, record_id)
+
+
+@lane.route("POST", CLASS, user_session=True, **RECORDS)
+def create_record(request, caller, class_name):
+    data = {**request.query(), **request.json_object()}
+    klass = _class(caller, class_name)
+    return 201, api.create_answer(caller, klass, data, form=False)
+
+
+@lane.route("PUT", ONE, user_session=True, **RECORD)
+def update_record(request, caller, class_name, record_id):
+    changes = {**request.query(), **request.json_object()}
+    klass = _class(caller, class_name)
+    return 200, api.update_answer(caller, klass, record_id, changes, form=False)
