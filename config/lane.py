@@ -151,7 +151,7 @@ def enabled() -> bool:
 
 def find(method: str, path: str):
     """(route, groups) for a request the lean path may answer, else None. Cheap: no I/O."""
-    if not settings.LANE:
+    if not settings.LANE or "\x00" in path:  # a NUL is config.api.middleware's 404
         return None
     path = path.removesuffix(".json")
     for candidate in _routes:
