@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 
+from records.models import Record
 from records.query import sql
 from records.query.compile import aggregate, filtered, ordered, page
 from records.query.parse import Query, QueryError, parse
@@ -57,9 +60,17 @@ def search(klass, params: dict, caller) -> SearchResult:
 
 def matching(klass, criteria: dict, caller, action: str):
     """Records of `klass` matched by `criteria` on which `caller` may perform `action`,
-    in `_id` order."""
+    in `_id` order: a queryset, which the by-criteria writes lock and the console's export
+    streams. Its condition is the one `sql` writes, so the ORM compiles only the frame."""
     query = parse(klass, criteria, criteria_only=True)
-    return filtered(klass, query, caller, action).order_by("id")
+    if not sql.supports(query):
+        return filtered(klass, query, caller, action).order_by("id")
+    try:
+        condition, params = sql.where(klass, query, caller, action)
+    except EmptyResultSet:
+        return Record.objects.none()
+    written = RawSQL(condition, params, output_field=BooleanField())
+    return Record.objects.filter(written).order_by("id")
 
 
 def count_up_to(klass, criteria: dict, caller, cap: int) -> int:

@@ -14,8 +14,9 @@ from psycopg.types.json import Jsonb
 
 from accounts.caller import Caller
 from records.models import Record
-from records.query import count_up_to, parse, search, sql
+from records.query import count_up_to, matching, parse, search, sql
 from records.query.compile import filtered, ordered
+from records.query.parse import CONTROL_KEYS
 from records.query.rows import records_of
 from tests.conftest import make_user
 
@@ -164,6 +165,9 @@ def test_the_statement_and_the_answer_are_the_orms(profile, world, params):
         theirs = sent(lambda c=caller: orm_answer(profile, query, c))
         ours = sent(lambda c=caller: written_answer(profile, params, c))
         assert ours == theirs
+        criteria = {k: v for k, v in params.items() if k not in CONTROL_KEYS}
+        theirs = filtered(profile, parse(profile, criteria, criteria_only=True), caller)
+        assert list(matching(profile, criteria, caller, "read")) == list(theirs.order_by("id"))
 
 
 def test_the_cases_cover_every_operator_and_see_different_records(profile, world):
@@ -216,6 +220,9 @@ def test_every_action_and_class_level_gates_as_the_orm(application, owner, membe
                 continue
             assert ours[0] == theirs[0]
             assert plain(ours[1]) == plain(theirs[1])
+        for caller in world["callers"]:
+            orm = filtered(klass, query, caller, action).order_by("id")
+            assert list(matching(klass, {"age": {"gte": "0"}}, caller, action)) == list(orm)
 
 
 def test_count_up_to_counts_what_a_list_finds(profile, world):
