@@ -10,9 +10,10 @@ and this module answers them with the same functions the DRF views call:
 - the same authentication (`accounts.authentication.session_and_version`: the session
   statement on every request), the same class cache, services, permission code and JSON
   renderer;
-- the same extras around the answer: the request id, the log line and the metrics
-  (ops.middleware), CORS (config.api.middleware) and the security headers Django's
-  middleware would add (tests/ops/test_lane.py compares them, header by header).
+- the same checks and extras around the answer: the Host against ALLOWED_HOSTS, the
+  redirect to HTTPS, the request id, the log line and the metrics (ops.middleware), CORS
+  (config.api.middleware) and the security headers Django's middleware would add
+  (tests/records/test_lane.py compares the answers, header by header).
 
 It answers **only the plain, successful case**. Anything else is handed back, untouched, to
 the full stack, which stays the reference for every answer: a request without a token, a
@@ -34,6 +35,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.db import connection
 
 JSON = "application/json"
@@ -67,6 +69,23 @@ class LaneRequest:
             if given is not None:
                 return given.split(",")[0].strip() == expected
         return self.scheme == "https"
+
+    def allowed_host(self) -> bool:
+        """The Host check Django's CommonMiddleware makes (`request.get_host()`): a host
+        not in ALLOWED_HOSTS goes the full way, to its 400."""
+        from django.http.request import split_domain_port, validate_host
+
+        host = None
+        if settings.USE_X_FORWARDED_HOST:
+            host = self.headers.get("x-forwarded-host")
+        host = host or self.headers.get("host")
+        if not host:
+            return False
+        allowed = settings.ALLOWED_HOSTS
+        if settings.DEBUG and not allowed:
+            allowed = [".localhost", "127.0.0.1", "[::1]"]
+        domain, _ = split_domain_port(host)
+        return bool(domain) and validate_host(domain, allowed)
 
     def query(self) -> dict:
         """The query string as nested parameters (config.api.brackets), `token` left out;
@@ -178,7 +197,7 @@ def answer(request: LaneRequest, found) -> LaneResponse | None:
     the_route, groups = found
     if settings.SECURE_SSL_REDIRECT and not request.secure:
         return None  # Django's SecurityMiddleware redirects it
-    if not request.acceptable():
+    if not (request.acceptable() and request.allowed_host()):
         return None
     began = time.perf_counter()
     timer = metrics.DatabaseTimer()
@@ -308,11 +327,16 @@ def _from_django(request) -> LaneRequest | None:
         or meta.get("CONTENT_TYPE", "").split(";")[0].strip().lower() != JSON
     ):
         return None
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    try:
+        headers["host"] = request.get_host()  # a Host header, or SERVER_NAME and port
+    except DisallowedHost:
+        return None
     return LaneRequest(
         method=request.method,
         path=request.path_info.removesuffix(".json"),
         query_string=meta.get("QUERY_STRING", ""),
-        headers={name.lower(): value for name, value in request.headers.items()},
+        headers=headers,
         body=request.body if length else b"",
         client=meta.get("REMOTE_ADDR"),
         scheme=request.scheme,

@@ -71,6 +71,8 @@ READS = [
     ("owner", "GET", "/data/profile", None, {"HTTP_ACCEPT": "text/html"}),
     ("owner", "GET", "/data/profile", None, {"HTTP_CB_AUTHKEY": "not-the-key"}),
     ("owner", "GET", "/data/profile", None, {"HTTP_CB_AUTHKEY": "{auth_key}"}),
+    ("owner", "GET", "/data/profile", None, {"HTTP_HOST": "evil.example"}),  # 400
+    ("owner", "GET", "/data/profile/{mine}", None, {"HTTP_HOST": "localhost:8000"}),
 ]
 
 
@@ -234,6 +236,7 @@ def test_the_production_server_answers_as_the_views_do(app_servers, live_world):
         ("GET", "/data/profile?count=1", None, None),
         ("GET", "/data/profile/ffffffffffffffffffffffff", None, None),
         ("GET", "/data/profile?age[gt]=old", None, None),
+        ("GET", "/data/profile?count=1", None, {"Host": "evil.example"}),  # 400
     ]
     for method, path, body, headers in reads:
         assert _live_answer(lean, token, method, path, body, headers) == _live_answer(
