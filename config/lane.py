@@ -172,6 +172,8 @@ def find(method: str, path: str):
     """(route, groups) for a request the lean path may answer, else None. Cheap: no I/O."""
     if not settings.LANE or "\x00" in path:  # a NUL is config.api.middleware's 404
         return None
+    if settings.DISALLOWED_USER_AGENTS:  # CommonMiddleware's check, not made here
+        return None
     path = path.removesuffix(".json")
     for candidate in _routes:
         if candidate.method == method:
