@@ -152,3 +152,30 @@ def test_insert_stores_what_the_orm_would(profile, owner, member):
     stored = [values(Record.objects.get(pk=r.pk)) for r in (ours, theirs)]
     assert {**stored[0], "id": None} == {**stored[1], "id": None}
     assert stored[0]["data"]["big"] == 2**70 and stored[0]["delete_access"] == "owner"
+
+
+def test_rows_become_the_records_from_db_makes(profile, create):
+    from django.db.models.signals import post_init
+
+    record = create(age=1, tags=["a"])
+    found, _ = record_by_id(profile, record.pk)
+    orm = Record.objects.get(pk=record.pk)
+    assert values(found) == values(orm)
+    assert (found._state.adding, found._state.db) == (orm._state.adding, orm._state.db)
+    assert found.object_class == profile  # relations load as on the ORM's instance
+    found.data["age"] = 2
+    found.save()
+    assert Record.objects.get(pk=record.pk).data["age"] == 2
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.pk)
+
+    # a receiver of the model's signals gets them, as from the ORM's rows
+    post_init.connect(receiver, sender=Record)
+    try:
+        record_by_id(profile, record.pk)
+    finally:
+        post_init.disconnect(receiver, sender=Record)
+    assert seen == [record.pk]
