@@ -17,6 +17,17 @@ from tests.servers import app_servers  # noqa: F401  (real server processes, see
 PASSWORD = "correct-horse-battery"
 
 
+@pytest.fixture(autouse=True)
+def _close_wakeup_connection():
+    """A committed create or update notifies listeners from a thread with a connection of
+    its own (events.wakeup): close it after each test, or the test database cannot be
+    dropped at the end."""
+    yield
+    from events import wakeup
+
+    wakeup.close()
+
+
 class Api:
     """A thin JSON client holding a CB-Token. Answers (status, parsed body)."""
 

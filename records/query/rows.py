@@ -30,6 +30,7 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
 from config.prepared import prepared_cursor
+from events.wakeup import wake_after_commit
 from records.models import Record
 
 _FIELDS = Record._meta.concrete_fields
@@ -46,15 +47,22 @@ WRITTEN = (
     "updated_at",
     *(f"{a}_{c}" for a in ("read", "update", "delete") for c in ("access", "ids", "groups")),
 )
+# The single-record writes tell the journal trigger that they notify its listeners after
+# their commit (events.wakeup: a NOTIFY inside the write would make every commit queue
+# behind the others' WAL flush). The RETURNING clause runs for the row written, before the
+# statement's AFTER trigger, and sets the flag for this transaction only.
+_WAKE_AFTER_COMMIT = " RETURNING set_config('cubebase.wake_after_commit', 'on', true)"
 UPDATE_SQL = (
     f"UPDATE {_TABLE} SET "
     + ", ".join("data = %s::jsonb" if c == "data" else f"{c} = %s" for c in WRITTEN)
     + " WHERE id = %s AND xmin = %s::xid"
+    + _WAKE_AFTER_COMMIT
 )
 INSERT_SQL = (
     f"INSERT INTO {_TABLE} ({', '.join(f.column for f in _FIELDS)}) VALUES ("
     + ", ".join("%s::jsonb" if f.attname == "data" else "%s" for f in _FIELDS)
     + ")"
+    + _WAKE_AFTER_COMMIT
 )
 _DATA = _ATTNAMES.index("data")
 
@@ -145,6 +153,7 @@ def insert(record: Record) -> None:
     values[_DATA] = _dumps(values[_DATA])
     with prepared_cursor() as cursor:
         cursor.execute(INSERT_SQL, values)
+    wake_after_commit(connection.alias)
     record._state.adding, record._state.db = False, connection.alias
 
 
@@ -153,4 +162,7 @@ def write_if_unchanged(record: Record, row_version: str) -> bool:
     values[0] = _dumps(values[0])
     with prepared_cursor() as cursor:
         cursor.execute(UPDATE_SQL, [*values, record.pk, row_version])
-        return cursor.rowcount == 1
+        written = cursor.rowcount == 1
+    if written:
+        wake_after_commit(connection.alias)
+    return written

@@ -1,0 +1,99 @@
+"""Wake the journal's listeners after a commit, without the commit waiting for it.
+
+    wake_after_commit(using)   # in the transaction that wrote: notify once it commits
+
+PostgreSQL serialises every transaction that sends a NOTIFY on one lock, held until its
+commit is flushed, so writes that notify cannot share a WAL flush and queue behind each
+other's fsync. The API's single-record INSERT and UPDATE (records.query.rows) therefore
+mark their transaction (`cubebase.wake_after_commit`) so that the journal trigger sends no
+notification (events/migrations/0003), and call this: after the commit, one thread per
+process sends `pg_notify` on a connection of its own, in a transaction that writes nothing
+and so waits for no flush. Wakes that arrive while it is sending are folded into the next
+notification: a listener reads everything committed when it wakes (events.journal).
+
+Nothing is lost if a notification is: the hub and the webhook dispatcher also read the
+journal on their own every second or few (a failed send is logged and retried with the
+next wake).
+"""
+
+import logging
+import os
+import threading
+import time
+
+import psycopg
+from django.db import transaction
+
+from events.models import CHANNEL
+
+logger = logging.getLogger(__name__)
+
+
+class _Notifier:
+    def __init__(self):
+        self.pending = threading.Event()
+        self.lock = threading.Lock()
+        self.sending = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.pid = None
+        self.connection = None
+
+    def wake(self) -> None:
+        self.pending.set()
+        if self.pid != os.getpid():  # first wake in this process (or a forked child)
+            with self.lock:
+                if self.pid != os.getpid():
+                    self.connection, self.pid = None, os.getpid()
+                    self.thread = threading.Thread(
+                        target=self._run, name="events-wakeup", daemon=True
+                    )
+                    self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.pending.wait()
+            with self.sending:
+                self.pending.clear()
+                try:
+                    self._send()
+                except psycopg.Error:
+                    logger.warning("events: could not notify listeners", exc_info=True)
+                    self._drop()
+
+    def _send(self) -> None:
+        from events.hub import listen_params
+
+        if self.connection is None or self.connection.closed:
+            self.connection = psycopg.connect(autocommit=True, **listen_params())
+        self.connection.execute("SELECT pg_notify(%s, '')", [CHANNEL])
+
+    def _drop(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            connection.close()
+
+    def close(self, timeout: float = 5) -> None:
+        """Send what is pending, then close the connection (a later wake opens another)."""
+        deadline = time.monotonic() + timeout
+        while self.pending.is_set() and self.pid == os.getpid() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if self.sending.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            try:
+                self._drop()
+            finally:
+                self.sending.release()
+
+
+_notifier = _Notifier()
+
+
+def wake_after_commit(using: str = "default") -> None:
+    """Notify the journal's listeners once the current transaction of `using` commits (at
+    once, in autocommit mode); nothing if it rolls back."""
+    transaction.on_commit(_notifier.wake, using=using)
+
+
+def close() -> None:
+    """Close this process's notifying connection (tests, before the database is dropped);
+    the next wake opens a new one."""
+    _notifier.close()
