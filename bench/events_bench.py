@@ -20,7 +20,8 @@ per subscriber and row) but only the writer's own few subscriptions receive it:
    POST's send and its response: the true figure lies between the two shown). Five of the
    subscriptions (the writer's, on node TWO) time each event's arrival.
 3. Throughput: wrk on node TWO, GET /data/thing/{id} and POST /data/thing, in interleaved
-   rounds without and with the subscriptions open; medians and the ratio.
+   rounds without and with the subscriptions open (the order alternating from round to
+   round); medians and the ratio.
 4. Webhooks: the worker (`manage.py events_worker`) delivers to a receiver that answers
    503 for `--down` seconds while records are written, then 200: every event must arrive,
    with its id; the time to drain and the duplicates are shown. `--retry-base` is the
@@ -379,7 +380,9 @@ def run(args, data, one, two, workdir, database_url) -> None:
     results = {("get", False): [], ("get", True): [], ("post", False): [], ("post", True): []}
     cpu_per_request = {key: [] for key in results}
     for round_no in range(args.rounds):
-        for open_subs in (False, True):
+        # without/with, then with/without: a machine getting busier or quieter during the
+        # run weighs on both sides alike
+        for open_subs in (False, True) if round_no % 2 == 0 else (True, False):
             if open_subs:
                 subs.open(quiet)
                 subs.open(measuring, measuring=True)

@@ -277,6 +277,9 @@ SIGNATURE_MAX_AGE_SECONDS = env_int("SIGNATURE_MAX_AGE_SECONDS", 3600)
 EVENTS_RETENTION_SECONDS = env_int("EVENTS_RETENTION_SECONDS", 24 * 3600)
 EVENTS_PING_SECONDS = env_int("EVENTS_PING_SECONDS", 15)
 EVENTS_QUEUE_SIZE = env_int("EVENTS_QUEUE_SIZE", 256)
+# How long a server process lets notifications gather before it reads the journal once for
+# all of them (docs/events.md): a longer wait costs latency, a shorter one CPU per write.
+EVENTS_COALESCE_MS = env_int("EVENTS_COALESCE_MS", 40)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 WEBHOOK_RETRY_SECONDS = env_int("WEBHOOK_RETRY_SECONDS", 25 * 3600)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 10)

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 
+from config.prepared import prepared_cursor
 from events.models import Event, JournalState, NewVersion, OldVersion, record_from_json
 from records.query.compile import conditioned
 
@@ -132,7 +133,7 @@ def read_after(position: Position, limit=None) -> Page:
     `xmin` now closes. Called until it answers fewer than `limit` rows, it has read
     everything final."""
     limit = limit or PAGE_SIZE
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # every server process runs it many times a second
         cursor.execute(READ_SQL, {**position.__dict__, "limit": limit})
         found = cursor.fetchall()
     xmin, waiting, version = found[0][:3]

@@ -10,6 +10,8 @@ connection or of its first byte; otherwise the connection is closed. (The body i
 config/asgi.py's business: it is read without holding a thread, with its own timeout.)
 """
 
+import gc
+
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn_worker import UvicornWorker
 
@@ -52,7 +54,32 @@ class Protocol(HttpToolsProtocol):
             self.transport.close()
 
 
+# The third threshold is how many young-generation collections pass before a full one
+# (Python's default: 10). See Worker.run.
+GC_THRESHOLDS = (700, 10, 1000)
+
+
 class Worker(UvicornWorker):
+    def run(self):
+        """Serve, with the garbage collector tuned for a long-lived server process.
+
+        A full collection walks every object the collector tracks. Open event streams keep
+        many alive (each holds its request, response and coroutine), so with 1,000 open
+        subscriptions on a node a full collection took ~110 ms of CPU and, under a stream of
+        creates, ran often enough to cost 0.17 ms per request (measured with gc.callbacks in
+        the workers during 10 s of POSTs at 8 connections). Two measures:
+        - gc.freeze(): what loading the application made (modules, classes, URL patterns,
+          caches) lives as long as the process, so it is moved out of the collector's
+          sight; a full collection then took ~56 ms;
+        - full collections a hundred times rarer than by default (GC_THRESHOLDS): none ran
+          in the same 10 s. Cycles that reach the oldest generation wait longer to be
+          freed; the young collections, which free nearly all of a request's garbage, are
+          unchanged.
+        """
+        gc.freeze()  # the application is loaded by now (gunicorn's load_wsgi)
+        gc.set_threshold(*GC_THRESHOLDS)
+        return super().run()
+
     CONFIG_KWARGS = {
         "loop": "uvloop",
         "http": Protocol,
