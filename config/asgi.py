@@ -134,8 +134,6 @@ class PooledThreadsASGIHandler(ASGIHandler):
 
 def _lane_request(scope, body_file) -> lane.LaneRequest | None:
     """The request as the lean path reads it; None for a body it would not read."""
-    from django.conf import settings
-
     headers: dict = {}
     for raw_name, raw_value in scope["headers"]:
         name, value = raw_name.decode("latin1").lower(), raw_value.decode("latin1")
@@ -143,11 +141,8 @@ def _lane_request(scope, body_file) -> lane.LaneRequest | None:
     body_file.seek(0, 2)
     size = body_file.tell()
     body_file.seek(0)
-    if size and (
-        size > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        or headers.get("content-type", "").split(";")[0].strip().lower() != lane.JSON
-    ):
-        return None  # only JSON bodies are read on the lean path
+    if not lane.reads_body(headers.get("content-type"), size):
+        return None
     body = body_file.read() if size else b""
     body_file.seek(0)
     client = scope.get("client")

@@ -42,6 +42,16 @@ JSON = "application/json"
 MAX_QUERY_FIELDS = 100  # more than any list request needs; a longer query goes the full way
 
 
+def reads_body(content_type: str | None, size: int) -> bool:
+    """Whether the lean path takes a request with this body: none, or JSON the API's parser
+    would read (no larger than DATA_UPLOAD_MAX_MEMORY_SIZE). Both entry points ask before
+    they read a body into memory."""
+    if not size:
+        return True
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return media_type == JSON and size <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
 class Decline(Exception):
     """Hand this request to the full stack."""
 
@@ -56,9 +66,6 @@ class LaneRequest:
     client: str | None = None
     scheme: str = "http"
     _query: dict | None = field(default=None, repr=False)
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name)
 
     @property
     def secure(self) -> bool:
@@ -126,8 +133,7 @@ class LaneRequest:
 
         from config.api.parsers import _too_deep
 
-        content_type = (self.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if content_type != JSON or len(self.body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        if not self.body or not reads_body(self.headers.get("content-type"), len(self.body)):
             raise Decline
         try:
             value = orjson.loads(self.body)
@@ -162,10 +168,6 @@ def route(method: str, pattern: str, *, label: str, allow: str, user_session: bo
         return handler
 
     return register
-
-
-def enabled() -> bool:
-    return settings.LANE
 
 
 def find(method: str, path: str):
@@ -215,7 +217,7 @@ def answer(request: LaneRequest, found) -> LaneResponse | None:
 
         if isinstance(exc, ApiError):
             return None
-        status, data = mapped_error(exc)
+        status, data = mapped_error(exc, where=the_route.label)
     rid = request_id(request.headers.get("x-request-id", ""))
     body = _render(data)
     response = LaneResponse(status, _headers(request, the_route, rid, len(body)), body)
@@ -324,10 +326,7 @@ def _from_django(request) -> LaneRequest | None:
         return None
     if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
         return None
-    if length and (
-        length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        or meta.get("CONTENT_TYPE", "").split(";")[0].strip().lower() != JSON
-    ):
+    if not reads_body(meta.get("CONTENT_TYPE"), length):
         return None
     headers = {name.lower(): value for name, value in request.headers.items()}
     try:

@@ -30,7 +30,7 @@ def _class(caller, class_name: str):
     )
 
 
-def _reads(caller, answer, *args):
+def _reads(answer, *args):
     """A read, on the read replica when REPLICA_FOR_API_READS says so (as the views)."""
     from django.conf import settings
 
@@ -45,7 +45,7 @@ def list_records(request, caller, class_name):
     if request.body:
         raise lane.Decline  # parameters in a GET body: the view merges them
     klass = _class(caller, class_name)
-    return 200, _reads(caller, api.list_answer, caller, klass, request.query())
+    return 200, _reads(api.list_answer, caller, klass, request.query())
 
 
 @lane.route("GET", ONE, **RECORD)
@@ -53,7 +53,7 @@ def get_record(request, caller, class_name, record_id):
     if request.body or request.query():
         raise lane.Decline  # `permissions=1` and other parameters: the view
     klass = _class(caller, class_name)
-    return 200, _reads(caller, api.get_answer, caller, klass, record_id)
+    return 200, _reads(api.get_answer, caller, klass, record_id)
 
 
 @lane.route("POST", CLASS, user_session=True, **RECORDS)

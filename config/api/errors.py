@@ -143,13 +143,9 @@ def exception_handler(exc, context):
     # Imported here: rest_framework.views loads the parsers, which import this module.
     from rest_framework.views import set_rollback
 
-    mapped = _mapped(exc)
     set_rollback()
-    if mapped is None:
-        logger.exception("unhandled error in %s", context.get("view"))
-        return Response(error_body("internal server error"), status=500)
-    status, errors = mapped
-    response = Response(error_body(errors), status=status)
+    status, body = mapped_error(exc, where=context.get("view"))
+    response = Response(body, status=status)
     if status == 401:
         response["WWW-Authenticate"] = "CB-Token"
     for name, value in getattr(exc, "headers", {}).items():
@@ -157,12 +153,13 @@ def exception_handler(exc, context):
     return response
 
 
-def mapped_error(exc) -> tuple[int, dict]:
-    """(status, body) the API answers for an exception a request raised, as
-    `exception_handler` does (the lean path's, config/lane.py). Call it in `except`."""
+def mapped_error(exc, where=None) -> tuple[int, dict]:
+    """(status, body) the API answers for an exception a request raised: the mapping of
+    `exception_handler` and of the lean path (config/lane.py). Call it in `except`; an
+    unknown exception is logged with its traceback and answered 500."""
     mapped = _mapped(exc)
     if mapped is None:
-        logger.exception("unhandled error")
+        logger.exception("unhandled error in %s", where)
         return 500, error_body("internal server error")
     return mapped[0], error_body(mapped[1])
 
