@@ -129,15 +129,14 @@ class LaneRequest:
 
     def json_object(self) -> dict:
         """The body as a JSON object, read as the API's JSON parser reads it."""
-        import orjson
-
         from config.api.parsers import _too_deep
+        from config.jsontext import loads
 
         if not self.body or not reads_body(self.headers.get("content-type"), len(self.body)):
             raise Decline
         try:
-            value = orjson.loads(self.body)
-        except orjson.JSONDecodeError:
+            value = loads(self.body)
+        except ValueError:
             raise Decline from None
         if not isinstance(value, dict) or _too_deep(value):
             raise Decline

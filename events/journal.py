@@ -21,7 +21,6 @@ The price: a row is delivered only once every older write transaction has finish
 write transaction that stays open holds events back until it ends (docs/events.md).
 """
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -29,6 +28,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 
+from config.jsontext import loads
 from config.prepared import prepared_cursor
 from events.models import Event, JournalState, NewVersion, OldVersion, record_from_json
 from records.query.compile import conditioned
@@ -171,8 +171,8 @@ def _row(position: Position, xmin: int, values) -> Row:
         application_id=app_id,
         object_class_id=class_id,
         record_id=record_id,
-        new=json.loads(new) if new is not None else None,
-        old=json.loads(old) if old is not None else None,
+        new=loads(new) if new is not None else None,
+        old=loads(old) if old is not None else None,
     )
     batch = (position.lo, position.hi) if xid < position.hi else (position.hi, xmin)
     return Row(event, Position(*batch, id_))

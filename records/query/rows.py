@@ -29,6 +29,7 @@ from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
+from config.jsontext import loads
 from config.prepared import prepared_cursor
 from events.wakeup import wake_after_commit
 from records.models import Record
@@ -68,14 +69,8 @@ _DATA = _ATTNAMES.index("data")
 
 
 def _loads(text):
-    """jsonb arrives as text: orjson reads it, the standard library what orjson refuses (an
-    integer beyond 64 bits), as Django's JSONField would."""
-    if not isinstance(text, str):
-        return text
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
+    """jsonb arrives as text (config.jsontext reads it fast and exactly)."""
+    return loads(text) if isinstance(text, str) else text
 
 
 def _dumps(value) -> str:

@@ -34,6 +34,13 @@ def test_create_update_delete_are_journaled_in_order(reader, create, thing, owne
     assert update_row.new.user_id == owner.pk and update_row.new.read_access == "open"
 
 
+def test_an_integer_beyond_64_bits_is_journaled_exactly(reader, create):
+    big = 123456789012345678901234567890
+    create(name="big", tags=[big, -big])
+    (row,) = reader.read()
+    assert row.new.data["tags"] == [big, -big]
+
+
 def test_reading_again_gives_nothing_new(reader, create):
     create(name="a")
     assert len(reader.read()) == 1

@@ -167,6 +167,23 @@ def test_a_request_the_lean_path_declines_is_answered_once(world, django_assert_
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("lane", [True, False])
+def test_an_integer_beyond_64_bits_keeps_every_digit(world, settings, lane):
+    """A fast JSON reader would turn it into a float: it is stored, got and listed exact."""
+    settings.LANE = lane
+    big = 123456789012345678901234567890
+    body = {"full_name": "big number", "tags": [big, -big, "x"]}
+    created = _call(world["owner"], "POST", "/data/profile", body)
+    assert created.status_code == 201
+    assert created.json()["tags"] == [big, -big, "x"]
+    record_id = created.json()["_id"]
+    assert Record.objects.get(pk=record_id).data["tags"] == [big, -big, "x"]
+    got = _call(world["owner"], "GET", f"/data/profile/{record_id}")
+    assert got.json()["items"][0]["tags"] == [big, -big, "x"]
+    listed = _call(world["owner"], "GET", "/data/profile?full_name=big%20number")
+    assert listed.json()["items"][0]["tags"] == [big, -big, "x"]
+
+
 def test_a_refused_create_writes_nothing_even_when_redone_by_the_view(world, profile):
     before = Record.objects.filter(object_class=profile).count()
     response = _call(world["owner"], "POST", "/data/profile", {"age": "seven"})
