@@ -69,10 +69,27 @@ def now_position() -> Position:
     return Position(xmin, xmin, 0)
 
 
+@dataclass(slots=True)
+class Change:
+    """The columns of one journal row (an Event's fields) as the hub reads them: every
+    server process reads every row, and a model instance for each cost more than the
+    JSON in it."""
+
+    id: int
+    xid: int
+    op: str
+    occurred_at: int
+    application_id: int
+    object_class_id: int
+    record_id: str
+    new: dict | None
+    old: dict | None
+
+
 class Row:
     """One journal row as the stream and the webhooks use it."""
 
-    def __init__(self, event: Event, position: Position):
+    def __init__(self, event: "Event | Change", position: Position):
         self.event = event
         self.position = position  # the position just after this row
 
@@ -105,7 +122,7 @@ def read_segment(lo: int, hi: int, after: int, upto: int | None = None, limit=No
 READ_SQL = """
 WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
 SELECT snap.xmin,
-       EXISTS (SELECT 1 FROM events_event w WHERE w.xid >= snap.xmin),
+       COALESCE((SELECT max(w.xid) FROM events_event w) >= snap.xmin, false),
        (SELECT version FROM classes_schemaversion WHERE id = 1),
        e.id, e.xid, e.op, e.occurred_at, e.application_id, e.object_class_id, e.record_id,
        e.new::text, e.old::text
@@ -163,17 +180,9 @@ def read_final(position: Position, limit: int | None = None) -> Page:
 
 def _row(position: Position, xmin: int, values) -> Row:
     id_, xid, op, occurred_at, app_id, class_id, record_id, new, old = values
-    event = Event(
-        id=id_,
-        xid=xid,
-        op=op,
-        occurred_at=occurred_at,
-        application_id=app_id,
-        object_class_id=class_id,
-        record_id=record_id,
-        new=loads(new) if new is not None else None,
-        old=loads(old) if old is not None else None,
-    )
+    new = loads(new) if new is not None else None
+    old = loads(old) if old is not None else None
+    event = Change(id_, xid, op, occurred_at, app_id, class_id, record_id, new, old)
     batch = (position.lo, position.hi) if xid < position.hi else (position.hi, xmin)
     return Row(event, Position(*batch, id_))
 

@@ -179,3 +179,34 @@ def test_reading_in_small_pages_across_batches_skips_and_repeats_nothing(
     assert [r.event.record_id for r in first + second] == made
     segments = journal.segments_between(first[0].position, reader.position)
     assert [r.event.record_id for r in journal.read_segments(segments)] == made[1:]
+
+
+@pytest.mark.django_db
+def test_a_read_does_not_scan_the_whole_journal():
+    """Every server process with subscribers reads the journal ~25 times a second: a read
+    must cost what is new, not what the journal holds. It once scanned every row to learn
+    whether a newer one was held back, with the plan PostgreSQL kept for the prepared
+    statement from when the journal was small."""
+    from django.db import connection
+
+    position = journal.now_position()
+    for _ in range(10):  # the statement is prepared and its generic plan kept
+        journal.read_after(position)
+    with connection.cursor() as cursor:
+        cursor.execute(  # old rows, each from its own transaction as in a real journal
+            "INSERT INTO events_event"
+            " (xid, op, occurred_at, application_id, object_class_id, record_id, new, old)"
+            " SELECT -g, 'create', 0, 1, 1, 'x', '{}', NULL FROM generate_series(1, 20000) g"
+        )
+
+        def rows_scanned():
+            cursor.execute(
+                "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)"
+                " FROM pg_stat_xact_user_tables WHERE relname = 'events_event'"
+            )
+            return cursor.fetchone()[0]
+
+        before = rows_scanned()
+        page = journal.read_after(position)
+        assert page.rows == [] and not page.waiting
+        assert rows_scanned() - before < 100
