@@ -27,8 +27,8 @@ from django.db import connection
 from django.db.utils import InterfaceError, OperationalError
 from django.utils import timezone
 
-from accounts.models import ApiSession
 from classes.models import ObjectClass
+from config.prepared import prepared_cursor
 from events import journal
 from events.models import CHANNEL
 from events.subscriptions import Batch, audiences, fan_out
@@ -125,12 +125,19 @@ def prepare(batch: Batch, conditions: dict, schema_version: int | None = None) -
         )
 
 
+SESSIONS_SQL = """
+SELECT s.id, u.tags FROM accounts_apisession s LEFT JOIN accounts_apiuser u ON u.id = s.user_id
+WHERE s.id = ANY(%s) AND s.updated_at >= %s
+"""
+
+
 def session_states(session_ids) -> dict:
-    """{session id: user tags} of the sessions still alive among `session_ids` (one lean
-    query: a thousand subscribers are checked in about a millisecond)."""
+    """{session id: user tags} of the sessions still alive among `session_ids` (one
+    prepared statement: a thousand subscribers are checked in about a millisecond)."""
     cutoff = timezone.now() - timedelta(seconds=settings.SESSION_TTL_SECONDS)
-    rows = ApiSession.objects.filter(pk__in=session_ids, updated_at__gte=cutoff)
-    return {pk: tuple(tags or ()) for pk, tags in rows.values_list("pk", "user__tags")}
+    with prepared_cursor() as cursor:
+        cursor.execute(SESSIONS_SQL, [list(session_ids), cutoff])
+        return {pk: tuple(tags or ()) for pk, tags in cursor.fetchall()}
 
 
 class Hub:
@@ -240,6 +247,7 @@ class Hub:
     async def _drop_listener(self) -> None:
         if self.listening is not None:
             self.listening.cancel()
+            await asyncio.wait([self.listening])  # its socket leaves the loop before closing
             self.listening = None
         if self.listener is not None:
             try:
@@ -249,8 +257,36 @@ class Hub:
             self.listener = None
 
     async def _listen(self, listener) -> None:
-        async for _ in listener.notifies():
-            self.wake.set()
+        """Set `wake` on notifications until the LISTEN connection breaks.
+
+        The socket is drained with libpq's own calls (psycopg's `pgconn`) from a reader
+        callback: psycopg's `notifies()` generator costs a future and a reader registration
+        per notification, and under a few hundred writes a second every server process
+        receives them all."""
+        loop = asyncio.get_running_loop()
+        pgconn = listener.pgconn
+        broken = loop.create_future()
+
+        def readable():
+            try:
+                pgconn.consume_input()
+            except psycopg.Error as exc:
+                if not broken.done():
+                    broken.set_exception(exc)
+                return
+            woke = False
+            while pgconn.notifies() is not None:
+                woke = True
+            if woke:
+                self.wake.set()
+
+        loop.add_reader(pgconn.socket, readable)
+        try:
+            await broken
+        except psycopg.Error:
+            logger.warning("events: the LISTEN connection broke; opening another")
+        finally:
+            loop.remove_reader(pgconn.socket)
 
     async def _loop(self) -> None:
         delay = IDLE_POLL_SECONDS
@@ -261,10 +297,7 @@ class Hub:
                 self.stopping = True
                 return
             await self._keep_listening()
-            try:
-                await asyncio.wait_for(self.wake.wait(), delay)
-            except TimeoutError:
-                pass
+            await self._woken_or(delay)
             # Notifications that arrive within EVENTS_COALESCE_MS (40) share one read: at
             # hundreds of writes a second, each process reads ~25 times a second instead
             # of once a write. Each read costs ~0.2 ms of CPU in every server process.
@@ -282,6 +315,16 @@ class Hub:
                 delay = 0.005 if delay >= IDLE_POLL_SECONDS else min(delay * 2, 0.2)
             else:
                 delay = IDLE_POLL_SECONDS
+
+    async def _woken_or(self, seconds: float) -> None:
+        """Wait until `wake` is set or `seconds` pass. Not asyncio.wait_for: on Python 3.11
+        it swallows a cancellation that comes as the wait ends (a wake at shutdown), and
+        the hub would go on reading after its event loop was told to stop."""
+        waiting = asyncio.ensure_future(self.wake.wait())
+        try:
+            await asyncio.wait([waiting], timeout=seconds)
+        finally:
+            waiting.cancel()
 
     async def read_now(self) -> bool:
         """Read what is final, hand it to every subscriber; answers whether rows wait.

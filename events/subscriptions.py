@@ -139,19 +139,23 @@ class Audience:
         for group in caller.groups:
             self.by_group.setdefault(str(group), []).append(sub)
 
-    def candidates(self, record, klass) -> list:
-        """A superset of the subscribers that may read `record` (None: nobody)."""
-        if record is None:
+    def candidates(self, version: dict | None, klass) -> list:
+        """A superset of the subscribers that may read a record version (a journal row's
+        `new` or `old` as stored: the records row's columns; None: nobody). It reads the
+        stored columns, not a Record, so a row nobody here may see costs no Record."""
+        if version is None:
             return []
         if klass.uses_class_permissions("read"):
             return self.everyone
-        access = record.read_access
+        access = version.get("read_access")
         if access == "owner":
-            found = list(self.by_user.get(record.user_id, ()))
+            found = list(self.by_user.get(version.get("user_id"), ()))
         elif access == "open_for_users_ids":
-            found = [s for i in record.read_ids or () for s in self.by_user.get(int(i), ())]
+            ids = version.get("read_ids") or ()
+            found = [s for i in ids for s in self.by_user.get(int(i), ())]
         elif access == "open_for_groups":
-            found = [s for g in record.read_groups or () for s in self.by_group.get(str(g), ())]
+            groups = version.get("read_groups") or ()
+            found = [s for g in groups for s in self.by_group.get(str(g), ())]
         else:  # open, or a level this index does not know: everybody is a candidate
             return self.everyone
         return found + self.admins
@@ -175,9 +179,9 @@ def fan_out(batch: Batch, by_class: dict) -> dict:
         klass = batch.classes.get(event.object_class_id)
         if audience is None or klass is None:
             continue
-        subs = audience.candidates(row.new, klass)
-        if row.old is not None:
-            subs = list(dict.fromkeys(subs + audience.candidates(row.old, klass)))
+        subs = audience.candidates(event.new, klass)
+        if event.old is not None:
+            subs = list(dict.fromkeys(subs + audience.candidates(event.old, klass)))
         for sub in subs:
             if event.application_id != sub.application_id:
                 continue

@@ -131,6 +131,11 @@ def test_a_lost_listen_connection_is_opened_again(thing, owner, application):
     async def scenario():
         stream = await subscribe(token)
         before = await sync_to_async(listeners)()
+        for _ in range(50):  # the hub opens its LISTEN connection just after the answer
+            if before:
+                break
+            await asyncio.sleep(0.1)
+            before = await sync_to_async(listeners)()
         await sync_to_async(_terminate)(before)
         await asyncio.sleep(2.5)  # the hub notices, waits a second, listens again
         after = await sync_to_async(listeners)()
