@@ -11,9 +11,10 @@ process sends `pg_notify` on a connection of its own, in a transaction that writ
 and so waits for no flush. Wakes that arrive while it is sending, or within NOTIFY_GAP
 after, are folded into the next notification: a listener reads everything committed when
 it wakes (events.journal). The gap bounds what every listening process receives: at a
-thousand creates a second, a notification per create cost each server process 1-2% of its
-CPU to send or receive; with the gap a writing process sends at most a hundred a second,
-and the delay it adds is shorter than the hub's own coalescing (EVENTS_COALESCE_MS).
+thousand creates a second, sending a notification per create took ~5% of a writing
+process's CPU and receiving them 2-4% of every listening one's; with the gap a process
+sends at most a hundred a second, and the delay it adds is shorter than the hub's own
+coalescing (EVENTS_COALESCE_MS).
 
 Nothing is lost if a notification is: the hub and the webhook dispatcher also read the
 journal on their own every second or few (a failed send is logged and retried with the
