@@ -1,6 +1,7 @@
 """JSON text read fast, and exactly.
 
     loads(text)   # str or bytes -> the value; ValueError when it is not JSON
+    dumps(value)  # -> compact JSON text
 
 orjson reads JSON several times faster than the standard library, but it turns an integer
 beyond 64 bits into a float (123456789012345678901234567890 becomes
@@ -34,3 +35,12 @@ def loads(text: str | bytes):
         except orjson.JSONDecodeError:
             pass  # some text orjson refuses and Python reads (a lone surrogate escape)
     return json.loads(text, parse_constant=_refuse_constant)
+
+
+def dumps(value) -> str:
+    """Compact JSON text: orjson's, or the standard library's for what orjson refuses (an
+    integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(value, separators=(",", ":"))

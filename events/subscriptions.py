@@ -20,11 +20,11 @@ make delivery cheaper but never let anyone see more.
 """
 
 import asyncio
-import json
 from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 
+from config.jsontext import dumps
 from events.journal import Position, Row
 from records.permissions import can
 from records.serializers import record_json
@@ -112,7 +112,7 @@ def _data(row: Row, klass, kind: str) -> str:
     full = kind in ("create", "update")
     if full not in cache:
         record = record_json(row.new, klass) if full else {"_id": row.event.record_id}
-        cache[full] = json.dumps({"class_name": klass.name, "record": record})
+        cache[full] = dumps({"class_name": klass.name, "record": record})
     return cache[full]
 
 
@@ -139,13 +139,13 @@ class Audience:
         for group in caller.groups:
             self.by_group.setdefault(str(group), []).append(sub)
 
-    def candidates(self, version: dict | None, klass) -> list:
+    def candidates(self, version: dict | None, class_wide: bool) -> list:
         """A superset of the subscribers that may read a record version (a journal row's
         `new` or `old` as stored: the records row's columns; None: nobody). It reads the
         stored columns, not a Record, so a row nobody here may see costs no Record."""
         if version is None:
             return []
-        if klass.uses_class_permissions("read"):
+        if class_wide:  # the class's read permission decides, not the record's
             return self.everyone
         access = version.get("read_access")
         if access == "owner":
@@ -173,15 +173,19 @@ def fan_out(batch: Batch, by_class: dict) -> dict:
     """{subscription: SSE text} for one batch and all subscribers (only those who get
     something are in it). Same decisions as `render`, found through `Audience`."""
     out = {}
+    class_wide = {}  # class id -> whether class permissions decide who reads
     for row in batch.rows:
         event = row.event
         audience = by_class.get(event.object_class_id)
         klass = batch.classes.get(event.object_class_id)
         if audience is None or klass is None:
             continue
-        subs = audience.candidates(event.new, klass)
+        wide = class_wide.get(klass.pk)
+        if wide is None:
+            wide = class_wide[klass.pk] = klass.uses_class_permissions("read")
+        subs = audience.candidates(event.new, wide)
         if event.old is not None:
-            subs = list(dict.fromkeys(subs + audience.candidates(event.old, klass)))
+            subs = list(dict.fromkeys(subs + audience.candidates(event.old, wide)))
         for sub in subs:
             if event.application_id != sub.application_id:
                 continue

@@ -108,8 +108,9 @@ async def stream(hub, sub, first):
                 if text:
                     yield text
         while sub.ended is None:
-            try:
-                item = await asyncio.wait_for(sub.queue.get(), ping_seconds())
+            try:  # not asyncio.wait_for: a task per wait, and 3.11's lost cancellations
+                async with asyncio.timeout(ping_seconds()):
+                    item = await sub.queue.get()
             except TimeoutError:
                 if sub.queue.empty():  # every batch the hub read so far is behind us
                     sub.position = hub.position

@@ -20,16 +20,13 @@ COMMITTED), so two concurrent read-modify-writes can never both succeed from one
 the loser changes nothing and retries (records.services.record_update).
 """
 
-import json
-
-import orjson
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections, router
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
-from config.jsontext import loads
+from config.jsontext import dumps, loads
 from config.prepared import prepared_cursor
 from events.wakeup import wake_after_commit
 from records.models import Record
@@ -71,13 +68,6 @@ _DATA = _ATTNAMES.index("data")
 def _loads(text):
     """jsonb arrives as text (config.jsontext reads it fast and exactly)."""
     return loads(text) if isinstance(text, str) else text
-
-
-def _dumps(value) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value)
 
 
 def record_by_id(klass, record_id: str) -> tuple[Record, str] | None:
@@ -145,7 +135,7 @@ def insert(record: Record) -> None:
     """Store a new record, as `record.save(force_insert=True)` would (no model signal is
     connected to records); its id and every column are set by the caller."""
     values = [getattr(record, name) for name in _ATTNAMES]
-    values[_DATA] = _dumps(values[_DATA])
+    values[_DATA] = dumps(values[_DATA])
     with prepared_cursor() as cursor:
         cursor.execute(INSERT_SQL, values)
     wake_after_commit(connection.alias)
@@ -154,7 +144,7 @@ def insert(record: Record) -> None:
 
 def write_if_unchanged(record: Record, row_version: str) -> bool:
     values = [getattr(record, c) for c in WRITTEN]
-    values[0] = _dumps(values[0])
+    values[0] = dumps(values[0])
     with prepared_cursor() as cursor:
         cursor.execute(UPDATE_SQL, [*values, record.pk, row_version])
         written = cursor.rowcount == 1

@@ -210,3 +210,19 @@ def test_a_read_does_not_scan_the_whole_journal():
         page = journal.read_after(position)
         assert page.rows == [] and not page.waiting
         assert rows_scanned() - before < 100
+
+
+def test_a_journal_version_becomes_the_record_it_was(reader, create, thing, owner):
+    from events.models import record_from_json
+    from records.models import Record
+
+    made = create(name="v", tags=["a"])
+    (row,) = reader.read()
+    stored = Record.objects.get(pk=made.id)
+    version = row.new
+    columns = [f.attname for f in Record._meta.concrete_fields if f.attname != "application_id"]
+    assert all(getattr(version, c) == getattr(stored, c) for c in columns)
+    assert version.application_id is None and version._state.adding
+    older = {k: v for k, v in row.event.new.items() if k != "parent_id"}  # before a column
+    assert record_from_json(older).data == stored.data
+    assert record_from_json(older).parent_id is None
