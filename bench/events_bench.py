@@ -38,6 +38,7 @@ hours in all, mostly idle):
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -125,9 +126,8 @@ class Subscriptions:
         while line := await reader.readline():
             if measuring and line.startswith(b"data: {"):
                 at = time.monotonic()
-                marker = line.find(b'"name": "')
-                if marker > 0:
-                    name = line[marker + 9 : line.index(b'"', marker + 9)].decode()
+                name = json.loads(line[6:]).get("record", {}).get("name")
+                if name:
                     self.arrivals.setdefault(name, []).append(at)
 
     def open(self, tokens, measuring=False, parallel=50) -> None:
