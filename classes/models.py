@@ -26,6 +26,9 @@ def default_class_permissions() -> dict:
     }
 
 
+_DEFAULTS = default_class_permissions()  # read only: ObjectClass.permission copies
+
+
 def validate_name(value: str) -> None:
     if not isinstance(value, str) or not NAME_RE.match(value):
         raise ValidationError(
@@ -83,7 +86,9 @@ class ObjectClass(models.Model):
         return cached
 
     def permission(self, action: str) -> dict:
-        return {**default_class_permissions()[action], **(self.permissions or {}).get(action, {})}
+        """The class's entry for `action` over the defaults (a new dict: callers may keep
+        it). Every permission check reads it: the defaults are built once."""
+        return {**_DEFAULTS[action], **(self.permissions or {}).get(action, {})}
 
     def uses_class_permissions(self, action: str) -> bool:
         return action == "create" or bool(self.permission(action).get("use_class_permissions"))
