@@ -168,8 +168,11 @@ class _BoundedReceive:
     def __init__(self, receive, seconds: float):
         self.receive, self.seconds = receive, seconds
 
-    def __call__(self):
-        return asyncio.wait_for(self.receive(), self.seconds)
+    async def __call__(self):
+        # not asyncio.wait_for: it makes a task per call (every request body is read
+        # through this), and on Python 3.11 it can swallow a cancellation
+        async with asyncio.timeout(self.seconds):
+            return await self.receive()
 
 
 def _timeout_response():
