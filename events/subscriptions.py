@@ -81,6 +81,19 @@ class Subscription:
         self.caller = replace(self.caller, groups=groups)
         return True
 
+    @property
+    def alike(self) -> tuple:
+        """Everything `decide` reads of this subscription: two with the same get the same
+        events (one user's several tabs, say), so a row is decided once for all of them."""
+        caller = self.caller
+        return (
+            caller.user_id,
+            caller.groups,
+            caller.is_admin,
+            self.conditions_key if self.query is not None else None,
+            self.types,
+        )
+
 
 def _sees(sub, record, klass, matched, event_id) -> bool:
     if record is None or not can(sub.caller, record, "read", klass):
@@ -186,13 +199,21 @@ def fan_out(batch: Batch, by_class: dict) -> dict:
         subs = audience.candidates(event.new, wide)
         if event.old is not None:
             subs = list(dict.fromkeys(subs + audience.candidates(event.old, wide)))
+        same = {}  # subscribers alike in all a decision reads get the same frame
         for sub in subs:
             if event.application_id != sub.application_id:
                 continue
-            matches = batch.matches.get(sub.conditions_key) if sub.query is not None else None
-            kind = decide(sub, row, klass, matches)
-            if kind is not None:
-                out.setdefault(sub, []).append(frame(kind, _data(row, klass, kind), row.position))
+            key = sub.alike
+            if key in same:
+                text = same[key]
+            else:
+                matches = batch.matches.get(sub.conditions_key) if sub.query is not None else None
+                kind = decide(sub, row, klass, matches)
+                text = same[key] = (
+                    None if kind is None else frame(kind, _data(row, klass, kind), row.position)
+                )
+            if text is not None:
+                out.setdefault(sub, []).append(text)
     return {sub: "".join(frames) for sub, frames in out.items()}
 
 

@@ -179,6 +179,28 @@ def test_types_select_the_events(reader, thing, cast):
     assert got[deletes] == [("delete", {"_id": record.id})]
 
 
+def test_one_users_subscriptions_are_decided_apart_where_they_differ(reader, thing, cast):
+    """Alike subscriptions share one decision per row; types, conditions and the user
+    still tell them apart."""
+    tab_one, tab_two = subscription(cast["owner"], thing), subscription(cast["owner"], thing)
+    updates = subscription(cast["owner"], thing, types=frozenset({"update"}))
+    older = subscription(cast["owner"], thing, {"age": {"gt": "30"}})
+    stranger = subscription(cast["stranger"], thing)
+    record = services.record_create(
+        caller=cast["owner"],
+        klass=thing,
+        data={"age": 40, "permissions": {"read": {"access": "owner"}}},
+    )
+    services.record_update(
+        caller=cast["owner"], klass=thing, record_id=record.id, changes={"age": 2}
+    )
+    got = received(reader, [tab_one, tab_two, updates, older, stranger])
+    assert [e for e, _ in got[tab_one]] == [e for e, _ in got[tab_two]] == ["create", "update"]
+    assert [e for e, _ in got[updates]] == ["update"]
+    assert [e for e, _ in got[older]] == ["create", "leave"]
+    assert got[stranger] == []
+
+
 def test_other_classes_and_applications_are_not_seen(reader, thing, cast, other_application):
     from tests.records.conftest import make_class
 
