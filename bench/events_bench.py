@@ -382,6 +382,7 @@ def run(args, data, one, two, workdir, database_url) -> None:
     print(f"\n3. API throughput on node TWO (wrk, 8 connections, {args.wrk_seconds} s runs)")
     results = {("get", False): [], ("get", True): [], ("post", False): [], ("post", True): []}
     cpu_per_request = {key: [] for key in results}
+    client_cpu = {key: [] for key in results}  # this process: reading the subscriptions
     for round_no in range(args.rounds):
         # without/with, then with/without: a machine getting busier or quieter during the
         # run weighs on both sides alike
@@ -392,11 +393,13 @@ def run(args, data, one, two, workdir, database_url) -> None:
                 time.sleep(1)
             token = data["writer"]
             for kind, url, lua in (("get", get_url, None), ("post", post_url, str(script))):
-                cpu = two.cpu_seconds()
+                cpu, own = two.cpu_seconds(), time.process_time()
                 rps = wrk(url, token, seconds=args.wrk_seconds, script=lua)
-                cpu_ms = (two.cpu_seconds() - cpu) * 1000 / (rps * args.wrk_seconds)
+                requests = rps * args.wrk_seconds
+                cpu_ms = (two.cpu_seconds() - cpu) * 1000 / requests
                 results[(kind, open_subs)].append(rps)
                 cpu_per_request[(kind, open_subs)].append(cpu_ms)
+                client_cpu[(kind, open_subs)].append((time.process_time() - own) * 1000 / requests)
             if open_subs:
                 subs.close()
                 time.sleep(1)
@@ -419,6 +422,11 @@ def run(args, data, one, two, workdir, database_url) -> None:
         print(
             f"        node TWO CPU per request: {cpu_without:.2f} ms without, {cpu_with:.2f} ms"
             f" with: ratio {cpu_with / cpu_without:.2f} (steadier than req/s on a busy machine)"
+        )
+        print(
+            "        this benchmark's own CPU per request (reading the subscriptions, on the"
+            f" same cores): {statistics.median(client_cpu[(kind, False)]):.2f} ms without,"
+            f" {statistics.median(client_cpu[(kind, True)]):.2f} ms with"
         )
 
     if not args.skip_webhooks:
