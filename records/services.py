@@ -37,7 +37,7 @@ from records.ids import is_object_id, new_object_id
 from records.models import Record
 from records.permissions import can, check, check_create, parse_record_permissions
 from records.query import matching
-from records.query.rows import insert, record_by_id, write_if_unchanged
+from records.query.rows import insert, record_by_id, record_for_update, write_if_unchanged
 from records.updates import UpdatePlan, plan_update
 
 MAX_BATCH = 100
@@ -274,11 +274,13 @@ def _change(caller, klass, record, plan: UpdatePlan) -> list:
 def _record_update_locked(caller, klass, record_id: str, plan: UpdatePlan) -> Record:
     if _missing_parents(klass.application_id, [plan.parent_id]):
         raise Unprocessable({"_parent_id": ["no record of this application has this _id"]})
-    record = _locked(klass, [record_id]).first()
-    if record is None:
+    found = record_for_update(klass, record_id)
+    if found is None:
         raise NotFound("Record not found")
+    record, row_version = found
     removed = _change(caller, klass, record, plan)
-    record.save(update_fields=UPDATE_FIELDS)
+    if not write_if_unchanged(record, row_version):  # the row is locked: it cannot change
+        raise RuntimeError(f"record {record_id} changed under its row lock")
     schedule_file_deletion(removed)
     return record
 

@@ -38,6 +38,7 @@ SELECT_SQL = (
     f"SELECT {', '.join(f.column for f in _FIELDS)}, xmin::text FROM {_TABLE}"
     " WHERE object_class_id = %s AND id = %s"
 )
+SELECT_FOR_UPDATE_SQL = SELECT_SQL + " FOR UPDATE"
 # Every column an update may change (records.services.UPDATE_FIELDS).
 WRITTEN = (
     "data",
@@ -80,6 +81,17 @@ def record_by_id(klass, record_id: str) -> tuple[Record, str] | None:
     if row is None:
         return None
     return _record(row[:-1], alias), row[-1]
+
+
+def record_for_update(klass, record_id: str) -> tuple[Record, str] | None:
+    """`record_by_id` on the primary, the row locked until the current transaction ends
+    (a record written by many at once: the compare-and-set keeps losing)."""
+    with prepared_cursor() as cursor:
+        cursor.execute(SELECT_FOR_UPDATE_SQL, [klass.pk, record_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return _record(row[:-1], connection.alias), row[-1]
 
 
 def _record(row, alias: str) -> Record:
