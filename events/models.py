@@ -15,12 +15,9 @@ import secrets
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Model
-from django.db.models.base import ModelState
-from django.db.models.signals import post_init, pre_init
 
 from accounts.models import Application
-from records.models import Record
+from records.models import Record, record_with
 
 CHANNEL = "cubebase_events"
 EVENT_TYPES = ("create", "update", "delete")
@@ -105,23 +102,14 @@ _OTHER_COLUMNS = tuple(
 
 
 def record_from_json(row: dict | None) -> Record | None:
-    """A journal version (`to_jsonb` of a records row) as an unsaved Record.
-
-    Every server process with subscribers makes one for each row a subscriber may see, so
-    a version holding every column is made by filling the instance's `__dict__` (what
-    Record(**columns) stores, without Model.__init__'s signals and descriptors: a third
-    of the cost); an older version, missing a column added since, goes through Record()."""
+    """A journal version (`to_jsonb` of a records row) as an unsaved Record. Every server
+    process with subscribers makes one for each row a subscriber may see; a version
+    missing a column added since it was written goes through Record() and its defaults."""
     if row is None:
         return None
-    if all(name in row for name in RECORD_COLUMNS) and not (
-        pre_init.has_listeners(Record) or post_init.has_listeners(Record)
-    ):
-        record = Model.__new__(Record)
-        values = record.__dict__
-        values.update((name, row[name]) for name in RECORD_COLUMNS)
-        values.update((name, None) for name in _OTHER_COLUMNS)
-        record._state = ModelState()
-        return record
+    if all(name in row for name in RECORD_COLUMNS):
+        columns = {name: row[name] for name in RECORD_COLUMNS}
+        return record_with({**columns, **dict.fromkeys(_OTHER_COLUMNS)})
     return Record(**{name: row.get(name) for name in RECORD_COLUMNS if name in row})
 
 

@@ -22,14 +22,11 @@ the loser changes nothing and retries (records.services.record_update).
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections, router
-from django.db.models import Model
-from django.db.models.base import ModelState
-from django.db.models.signals import post_init, pre_init
 
 from config.jsontext import dumps, loads
 from config.prepared import prepared_cursor
 from events.wakeup import wake_after_commit
-from records.models import Record
+from records.models import Record, record_with
 
 _FIELDS = Record._meta.concrete_fields
 _ATTNAMES = [f.attname for f in _FIELDS]
@@ -74,45 +71,30 @@ def _loads(text):
 def record_by_id(klass, record_id: str) -> tuple[Record, str] | None:
     # the database the routers pick for reading records: the primary, or the read replica
     # inside a replica block (config/replica.py)
-    alias = router.db_for_read(Record)
+    return _one(SELECT_SQL, klass, record_id, router.db_for_read(Record))
+
+
+def record_for_update(klass, record_id: str) -> tuple[Record, str] | None:
+    """`record_by_id` on the primary, the row locked until the current transaction ends
+    (a record written by many at once: the compare-and-set keeps losing)."""
+    return _one(SELECT_FOR_UPDATE_SQL, klass, record_id, connection.alias)
+
+
+def _one(sql: str, klass, record_id: str, alias: str) -> tuple[Record, str] | None:
+    """(the record, its row version) that `sql` selects, or None."""
     with prepared_cursor(alias) as cursor:
-        cursor.execute(SELECT_SQL, [klass.pk, record_id])
+        cursor.execute(sql, [klass.pk, record_id])
         row = cursor.fetchone()
     if row is None:
         return None
     return _record(row[:-1], alias), row[-1]
 
 
-def record_for_update(klass, record_id: str) -> tuple[Record, str] | None:
-    """`record_by_id` on the primary, the row locked until the current transaction ends
-    (a record written by many at once: the compare-and-set keeps losing)."""
-    with prepared_cursor() as cursor:
-        cursor.execute(SELECT_FOR_UPDATE_SQL, [klass.pk, record_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return _record(row[:-1], connection.alias), row[-1]
-
-
 def _record(row, alias: str) -> Record:
-    """A Record of one row of every column, as `Record.from_db` makes it.
-
-    from_db runs Model.__init__, which sends `pre_init` and `post_init` and sets each
-    column through its descriptor: about 3.5 µs a record, most of the Python a page of 20
-    spent after its statement. With no receiver of those signals for Record (none is
-    connected; this checks), the same instance is made by filling its `__dict__`."""
+    """A Record of one row of every column (records.models.record_with)."""
     values = list(row)
     values[_DATA] = _loads(values[_DATA])
-    if pre_init.has_listeners(Record) or post_init.has_listeners(Record):
-        return Record.from_db(alias, _ATTNAMES, values)
-    record = _new_record(Record)
-    record.__dict__.update(zip(_ATTNAMES, values, strict=True))
-    record._state = state = ModelState()
-    state.adding, state.db = False, alias
-    return record
-
-
-_new_record = Model.__new__
+    return record_with(dict(zip(_ATTNAMES, values, strict=True)), alias)
 
 
 def fetch(sql: str, params, alias: str) -> list[tuple]:
