@@ -10,6 +10,7 @@ tests/records/test_rows.py checks them against the ORM's own answers.
     records_of(queryset)          -> the queryset's records, its rows read here
     records_from(sql, params, db) -> the records a SELECT of whole rows answers
     fetch(sql, params, db)        -> the rows of any other read (records.query.sql's count)
+    record_from_row(row, db)      -> the Record of a row of every column, in the table's order
     insert(record)                -> record.save(force_insert=True), one INSERT
 
 The row version is PostgreSQL's `xmin` (the transaction that wrote this version of the
@@ -87,10 +88,10 @@ def _one(sql: str, klass, record_id: str, alias: str) -> tuple[Record, str] | No
         row = cursor.fetchone()
     if row is None:
         return None
-    return _record(row[:-1], alias), row[-1]
+    return record_from_row(row[:-1], alias), row[-1]
 
 
-def _record(row, alias: str) -> Record:
+def record_from_row(row, alias: str) -> Record:
     """A Record of one row of every column (records.models.record_with)."""
     values = list(row)
     values[_DATA] = _loads(values[_DATA])
@@ -107,7 +108,7 @@ def fetch(sql: str, params, alias: str) -> list[tuple]:
 
 def records_from(sql: str, params, alias: str) -> list[Record]:
     """The records of a SELECT of every column of the table, in `_FIELDS` order."""
-    return [_record(row, alias) for row in fetch(sql, params, alias)]
+    return [record_from_row(row, alias) for row in fetch(sql, params, alias)]
 
 
 def records_of(queryset) -> list[Record]:
@@ -122,7 +123,7 @@ def records_of(queryset) -> list[Record]:
     rows = fetch(sql, params, alias)
     if rows and len(rows[0]) != len(_ATTNAMES):  # it selects something else: the ORM knows
         return list(queryset)
-    return [_record(row, alias) for row in rows]
+    return [record_from_row(row, alias) for row in rows]
 
 
 def insert(record: Record) -> None:

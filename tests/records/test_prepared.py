@@ -1,5 +1,6 @@
-"""config.prepared: the session, get, create and update statements are prepared on the server
-once per connection, inside Django's transactions, and not at all when turned off."""
+"""config.prepared: the session, get, create and update statements (in place and
+compare-and-set) are prepared on the server once per connection, inside Django's
+transactions, and not at all when turned off."""
 
 import os
 import subprocess
@@ -12,7 +13,13 @@ from accounts.selectors import session_sql
 from records.query.rows import INSERT_SQL, SELECT_SQL, UPDATE_SQL
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-HOT = {"session": session_sql(), "get": SELECT_SQL, "create": INSERT_SQL, "update": UPDATE_SQL}
+HOT = {
+    "session": session_sql(),
+    "get": SELECT_SQL,
+    "create": INSERT_SQL,
+    "update": UPDATE_SQL,
+    "update in place": 'UPDATE "records_record" SET "data" = jsonb_set(',
+}
 
 
 def prepared() -> list[str]:
@@ -36,6 +43,7 @@ def age(api, record_id) -> int:
 def use_every_hot_statement(owner_api, record_id) -> None:
     assert owner_api.get(f"/data/profile/{record_id}")[0] == 200
     assert owner_api.put(f"/data/profile/{record_id}", {"inc": {"age": 1}})[0] == 200
+    assert owner_api.put(f"/data/profile/{record_id}", {"push": {"tags": ["x"]}})[0] == 200
     assert owner_api.post("/data/profile", {"age": 3})[0] == 201
 
 
