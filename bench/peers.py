@@ -746,13 +746,14 @@ def benchmark(args, workdir: Path, log_dir: Path, stack: contextlib.ExitStack) -
     print_table(args, contenders, results)
     if args.show_sql:
         for database in ("cube", "parse"):
-            print(f"\nmost frequent statements in {database}:")
+            print(f"\nmost frequent statements in {database} (calls, mean ms executing):")
             print(
                 pg.sql(
                     database,
-                    "SELECT lpad(calls::text, 9) || '  ' || left(regexp_replace(query, '\\s+',"
-                    " ' ', 'g'), 150) FROM pg_stat_statements s JOIN pg_database d ON"
-                    f" d.oid = s.dbid WHERE d.datname = '{database}' ORDER BY calls DESC LIMIT 12",
+                    "SELECT lpad(calls::text, 9) || lpad(round(mean_exec_time::numeric, 3)::text,"
+                    " 8) || '  ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 150)"
+                    " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+                    f" WHERE d.datname = '{database}' ORDER BY calls DESC LIMIT 12",
                 )
             )
 
@@ -765,7 +766,9 @@ def main() -> None:
     parser.add_argument("--connections", default="1,8")
     parser.add_argument("--ops", default=",".join(OPS))
     parser.add_argument("--parse-cluster", action="store_true", help="add Parse --cluster")
-    parser.add_argument("--show-sql", action="store_true", help="the most frequent statements")
+    parser.add_argument(
+        "--show-sql", action="store_true", help="the most frequent statements, their mean time"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder and logs")
     args = parser.parse_args()
     args.connections = [int(c) for c in args.connections.split(",")]

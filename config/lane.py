@@ -29,6 +29,7 @@ client, runserver and WSGI servers, so the whole test suite goes through this pa
 `LANE=0` turns it off (everything then goes through DRF, as before).
 """
 
+import functools
 import re
 import time
 import urllib.parse
@@ -80,8 +81,6 @@ class LaneRequest:
     def allowed_host(self) -> bool:
         """The Host check Django's CommonMiddleware makes (`request.get_host()`): a host
         not in ALLOWED_HOSTS goes the full way, to its 400."""
-        from django.http.request import split_domain_port, validate_host
-
         host = None
         if settings.USE_X_FORWARDED_HOST:
             host = self.headers.get("x-forwarded-host")
@@ -91,8 +90,7 @@ class LaneRequest:
         allowed = settings.ALLOWED_HOSTS
         if settings.DEBUG and not allowed:
             allowed = [".localhost", "127.0.0.1", "[::1]"]
-        domain, _ = split_domain_port(host)
-        return bool(domain) and validate_host(domain, allowed)
+        return _host_allowed(host, tuple(allowed))
 
     def query(self) -> dict:
         """The query string as nested parameters (config.api.brackets), `token` left out;
@@ -182,6 +180,16 @@ def find(method: str, path: str):
             if match is not None:
                 return candidate, match.groupdict()
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _host_allowed(host: str, allowed: tuple) -> bool:
+    """Django's Host check of one Host header against ALLOWED_HOSTS (remembered: a client
+    sends the same one on every request)."""
+    from django.http.request import split_domain_port, validate_host
+
+    domain, _ = split_domain_port(host)
+    return bool(domain) and validate_host(domain, allowed)
 
 
 @dataclass

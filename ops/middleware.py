@@ -3,7 +3,6 @@ request. It does only cheap things (a clock, a dict, a counter); bench/serving_b
 measures what it costs per request.
 """
 
-import json
 import logging
 import os
 import re
@@ -13,6 +12,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.db import connection
 
 from accounts.caller import Caller
+from config.jsontext import dumps
 from ops import metrics
 
 logger = logging.getLogger("cubebase.requests")
@@ -86,7 +86,7 @@ def finished(
     metrics.observe(method, route, status, seconds, db_seconds)
     if logger.isEnabledFor(logging.INFO):
         logger.info(
-            json.dumps(
+            dumps(
                 {
                     "ts": round(time.time(), 3),
                     "request_id": request_id,
@@ -98,8 +98,7 @@ def finished(
                     "db_ms": round(db_seconds * 1000, 2),
                     "application_id": application_id,
                     "client": client,
-                },
-                separators=(",", ":"),
+                }
             )
         )
 
