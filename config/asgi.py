@@ -76,8 +76,7 @@ class PooledThreadsASGIHandler(ASGIHandler):
         free = self._pool()
         executor = await free.get()
         try:
-            async with ThreadSensitiveContext(executor=executor):
-                await self._serve_sync(scope, body_file, send, found, executor)
+            await self._serve_sync(scope, body_file, send, found, executor)
         finally:
             body_file.close()
             free.put_nowait(executor)
@@ -86,20 +85,22 @@ class PooledThreadsASGIHandler(ASGIHandler):
         # The request runs on this request's pooled thread. The first call goes there
         # directly (asgiref's sync_to_async costs several times more CPU per call); later
         # ones use sync_to_async, whose default thread_sensitive=True sends each call to
-        # the pooled thread of this request's context.
+        # the pooled thread of this request's context. Only Django's responses make later
+        # calls: a lean answer is sent as it is, without entering that context.
         loop = asyncio.get_running_loop()
         response = await loop.run_in_executor(executor, self._respond, scope, body_file, found)
         if isinstance(response, lane.LaneResponse):
             await send(_lane_start(response))
             await send({"type": "http.response.body", "body": response.body})
             return
-        try:
-            if response.streaming and not response.is_async:
-                await self._send_streaming(response, send)
-            else:
-                await self.send_response(response, send)
-        finally:
-            await sync_to_async(response.close)()  # sends request_finished
+        async with ThreadSensitiveContext(executor=executor):
+            try:
+                if response.streaming and not response.is_async:
+                    await self._send_streaming(response, send)
+                else:
+                    await self.send_response(response, send)
+            finally:
+                await sync_to_async(response.close)()  # sends request_finished
 
     def _respond(self, scope, body_file, found):
         """What a WSGI handler does for one request, in the pooled thread."""
