@@ -17,7 +17,8 @@ A body must keep coming: no chunk for BODY_IDLE_SECONDS (30) and the request end
 408, so a client that stops sending holds nothing for ever either.
 
 Async views (the live events stream) go through Django's own async path and take no
-pooled thread: a stream may stay open for hours.
+pooled thread: a stream may stay open for hours. The few synchronous calls Django makes
+around them share one thread of the process instead of a thread per request.
 
 The busiest record requests are first offered to the lean path (config/lane.py) in the
 pooled thread, before any Django request object is built; what it hands back goes on
@@ -52,6 +53,7 @@ class PooledThreadsASGIHandler(ASGIHandler):
         self.threads = threads
         self.body_idle_seconds = env_int("BODY_IDLE_SECONDS", 30)
         self._free: asyncio.Queue | None = None
+        self._async_views: ThreadPoolExecutor | None = None
 
     def _pool(self) -> asyncio.Queue:
         if self._free is None:  # made in the event loop that serves the requests
@@ -60,12 +62,22 @@ class PooledThreadsASGIHandler(ASGIHandler):
                 self._free.put_nowait(ThreadPoolExecutor(max_workers=1))
         return self._free
 
+    def _async_views_thread(self) -> ThreadPoolExecutor:
+        if self._async_views is None:
+            self._async_views = ThreadPoolExecutor(1, thread_name_prefix="async-views")
+        return self._async_views
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
         found = lane.find(scope["method"], scope["path"])
         if found is None and _is_async_view(scope["path"]):
-            return await super().__call__(scope, receive, send)
+            # Django's handler gives each request a thread-sensitive context, and so a
+            # thread of its own for the synchronous calls it makes (the request signals'
+            # receivers, synchronous middleware) for as long as the request lasts: a
+            # thread per open stream. Those calls are short; they share one thread here.
+            async with ThreadSensitiveContext(executor=self._async_views_thread()):
+                return await super().__call__(scope, receive, send)
         try:
             body_file = await self.read_body(_BoundedReceive(receive, self.body_idle_seconds))
         except RequestAborted:

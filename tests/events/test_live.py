@@ -92,3 +92,28 @@ def test_errors_are_json_before_the_stream(servers, application, owner):
         )
         assert response.status_code == status
         assert "errors" in response.json()
+
+
+def worker_threads(server) -> int:
+    """Threads of the server's worker processes (gunicorn's children)."""
+    import psutil
+
+    return sum(child.num_threads() for child in psutil.Process(server.pid).children())
+
+
+def test_open_subscriptions_hold_no_thread_each(app_servers, thing, application, owner):  # noqa: F811
+    [server] = app_servers.start(n=1, env={"EVENTS_PING_SECONDS": "1"})
+    token = token_for(application, owner)
+    first = SseClient(server.url + "/data/thing/events", token=token)
+    before = worker_threads(server)  # the hub, its thread and the pooled threads are there
+    streams = [SseClient(server.url + "/data/thing/events", token=token) for _ in range(30)]
+    try:
+        assert [s.status for s in streams] == [200] * 30
+        assert worker_threads(server) - before < 5
+        status, record = api(server, token, "POST", "/data/thing.json", {"name": "to all"})
+        assert status == 201
+        for stream in (first, *streams):
+            assert stream.wait_for(1)[0]["data"]["record"]["_id"] == record["_id"]
+    finally:
+        for stream in (first, *streams):
+            stream.close()
