@@ -13,6 +13,21 @@ from pathlib import Path
 from ops.server import ServerProcess
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM (a CI timeout, `kill`) ends a benchmark as Ctrl-C does, through its
+    `finally` blocks, which stop the servers and the database it started. A second SIGTERM
+    (`timeout` passes one on as well) is ignored, so it cannot cut that clean-up short."""
+    import signal
+    import threading
+
+    def end(*_):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sys.exit(143)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, end)
+
+
 class Database:
     """DATABASE_URL if set, else a private embedded PostgreSQL in `workdir` (deleted at
     stop). Django is set up on it and migrated."""
@@ -21,6 +36,7 @@ class Database:
         import warnings
 
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        _exit_on_sigterm()
         self.server = None
         self.url = os.environ.get("DATABASE_URL")
         if not self.url:
