@@ -167,3 +167,32 @@ def test_the_statement_names_no_field_so_one_shape_is_prepared_once(profile, own
         assert "age" not in sql and "job" not in sql
     assert len(texts) == 1
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"inc": {"age": 2**70}},
+        {"inc": {"age": "1e400"}},
+        {"inc": {"age": "NaN"}},
+        {"inc": {"age": True}},
+        {"inc": {"age": None}},
+        {"inc": {"age": -(2**63)}},
+        {"inc": {"nofield": 1}},
+        {"inc": {"job": 1}},
+        {"inc": []},
+        {"job": {"x": 1}},
+        {"age": "x' OR 1=1 --"},
+    ],
+)
+def test_hostile_bodies_get_the_general_paths_answer(owner_api, create, changes, monkeypatch):
+    fast, slow = create(age=5, job="cook"), create(age=5, job="cook")
+    status, body = owner_api.put(f"/data/profile/{fast.pk}", changes)
+    with monkeypatch.context() as patch:
+        general_path(patch)
+        slow_status, slow_body = owner_api.put(f"/data/profile/{slow.pk}", changes)
+    assert status in (200, 422), body
+    if status == 200:
+        body, slow_body = comparable(body), comparable(slow_body)
+    assert (status, body) == (slow_status, slow_body)
+    assert stored(fast.pk)["data"] == stored(slow.pk)["data"]
