@@ -28,7 +28,12 @@ def session_and_version(token: str) -> tuple[ApiSession, int] | None:
     """(the live session of a token, touched; the schema version read with it), or None.
     One SQL statement, on every request: a session deleted on any node is refused at once.
     The touch adds two statements at most once a minute per session."""
-    found = session_by_token_hash(hash_token(token))
+    return live_session(session_by_token_hash(hash_token(token)))
+
+
+def live_session(found) -> tuple[ApiSession, int] | None:
+    """(session, version) as the session statement found it, if it is still live (an
+    expired one is deleted), touched; else None."""
     if found is None:
         return None
     session, version = found

@@ -1,6 +1,7 @@
 """The session lookup every API request makes, as one SQL statement built once per process.
 
     session_by_token_hash(hash) -> (session with its application and user, version) or None
+    session_with(hash, sql, params) -> the same, and the row an app above joined to it
 
 It loads the session, its application and its user (every column but the password hash,
 which no request after login needs; what is left out loads on first access, like
@@ -44,19 +45,27 @@ _LOADED = {model: [f.attname for f in _loaded(model)] for model in _SKIPPED}
 def session_sql() -> str:
     global _statement
     if _statement is None:
-        columns = (
-            [f"s.{f.column}" for f in _loaded(ApiSession)]
-            + [f"a.{f.column}" for f in _loaded(Application)]
-            + [f"u.{f.column}" for f in _loaded(ApiUser)]
-        )
-        _statement = (
-            f"SELECT {', '.join(columns)}, {_version_sql}"
-            f" FROM {ApiSession._meta.db_table} s"
-            f" JOIN {Application._meta.db_table} a ON a.id = s.application_id"
-            f" LEFT JOIN {ApiUser._meta.db_table} u ON u.id = s.user_id"
-            " WHERE s.token_hash = %s"
-        )
+        _statement = session_sql_with("", "")
     return _statement
+
+
+def session_sql_with(columns: str, joins: str) -> str:
+    """The session statement with `columns` selected after its own and `joins` after its
+    own (an app above reads a row of its own in the same statement: records.lane). The
+    token hash is its last parameter, after any in `joins`."""
+    own = (
+        [f"s.{f.column}" for f in _loaded(ApiSession)]
+        + [f"a.{f.column}" for f in _loaded(Application)]
+        + [f"u.{f.column}" for f in _loaded(ApiUser)]
+    )
+    return (
+        f"SELECT {', '.join(own)}, {_version_sql}{', ' + columns if columns else ''}"
+        f" FROM {ApiSession._meta.db_table} s"
+        f" JOIN {Application._meta.db_table} a ON a.id = s.application_id"
+        f" LEFT JOIN {ApiUser._meta.db_table} u ON u.id = s.user_id"
+        f"{' ' + joins if joins else ''}"
+        " WHERE s.token_hash = %s"
+    )
 
 
 def _instance(model, values):
@@ -67,15 +76,26 @@ def _instance(model, values):
 def session_by_token_hash(token_hash: str) -> tuple[ApiSession, int] | None:
     """(the session with its application and user attached, the registered number), or
     None when no session has this token hash."""
+    found, _ = session_with(token_hash, session_sql(), [])
+    return found
+
+
+# The columns the session statement itself selects: the session's, the application's, the
+# user's, the registered number.
+_S_END = len(_LOADED[ApiSession])
+_A_END = _S_END + len(_LOADED[Application])
+_U_END = _A_END + len(_LOADED[ApiUser])
+
+
+def session_with(token_hash: str, sql: str, params: list):
+    """Run `sql` (from session_sql_with) with the parameters of its joins: ((session,
+    number) or None, the columns after the session statement's own, or None)."""
     with prepared_cursor() as cursor:  # planned once per connection
-        cursor.execute(session_sql(), [token_hash])
+        cursor.execute(sql, [*params, token_hash])
         row = cursor.fetchone()
     if row is None:
-        return None
-    s_end = len(_LOADED[ApiSession])
-    a_end = s_end + len(_LOADED[Application])
-    u_end = a_end + len(_LOADED[ApiUser])
-    session = _instance(ApiSession, row[:s_end])
-    session.application = _instance(Application, row[s_end:a_end])
-    session.user = _instance(ApiUser, row[a_end:u_end]) if session.user_id else None
-    return session, row[u_end] or 0
+        return None, None
+    session = _instance(ApiSession, row[:_S_END])
+    session.application = _instance(Application, row[_S_END:_A_END])
+    session.user = _instance(ApiUser, row[_A_END:_U_END]) if session.user_id else None
+    return (session, row[_U_END] or 0), row[_U_END + 1 :]

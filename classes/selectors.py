@@ -24,6 +24,12 @@ def _load(application_id: int, name: str) -> ObjectClass | None:
     )
 
 
+def cached_class(application_id: int, name: str) -> tuple[int, ObjectClass] | None:
+    """(schema version, class) as this process's cache holds it, or None; no query. A
+    guess: serve it only to a request whose session read that version."""
+    return _cache.get((application_id, name))
+
+
 def class_by_name(*, application, name: str, schema_version: int | None = None) -> ObjectClass:
     """The application's class called `name`, with its fields loaded; a 404 if there is none
     (a class of another application is simply not found).

@@ -67,6 +67,9 @@ class LaneRequest:
     client: str | None = None
     scheme: str = "http"
     _query: dict | None = field(default=None, repr=False)
+    # the columns a route's Fold read in the session statement, once the session confirmed
+    # the guess they were read on (None: nothing folded; the handler reads as usual)
+    folded: tuple | None = field(default=None, repr=False)
 
     @property
     def secure(self) -> bool:
@@ -143,6 +146,21 @@ class LaneRequest:
 
 
 @dataclass(frozen=True)
+class Fold:
+    """A row a route reads in the session's own statement (one statement for the whole
+    request instead of two): columns and joins added to it (accounts.selectors
+    .session_with), with the parameters of the joins. It is written on a guess, the
+    application and schema version this token's session had last time, and its row is
+    handed to the route only when the session statement confirms both."""
+
+    columns: str
+    joins: str
+    params: list
+    application_id: int
+    schema_version: int
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     pattern: re.Pattern
@@ -150,17 +168,20 @@ class Route:
     label: str  # the Django route, for the metrics and the log line
     allow: str  # the Allow header DRF sends for the view
     user_session: bool  # writes need a logged-in user
+    fold: object = None  # (request, groups, application id) -> Fold or None
 
 
 _routes: list[Route] = []
 
 
-def route(method: str, pattern: str, *, label: str, allow: str, user_session: bool = False):
+def route(
+    method: str, pattern: str, *, label: str, allow: str, user_session: bool = False, fold=None
+):
     """Register a handler for `method` and a full-path regex with named groups."""
 
     def register(handler):
         _routes.append(
-            Route(method, re.compile(pattern), handler, label, allow, user_session=user_session)
+            Route(method, re.compile(pattern), handler, label, allow, user_session, fold)
         )
         return handler
 
@@ -215,7 +236,7 @@ def answer(request: LaneRequest, found) -> LaneResponse | None:
     caller = None
     try:
         with connection.execute_wrapper(timer):
-            caller = _caller(request, the_route)
+            caller = _caller(request, the_route, groups)
             status, data = the_route.handler(request, caller, **groups)
     except Decline:
         return None
@@ -244,17 +265,50 @@ def answer(request: LaneRequest, found) -> LaneResponse | None:
     return response
 
 
-def _caller(request: LaneRequest, the_route: Route):
-    from accounts.authentication import same_application, session_and_version
+# token hash -> the application its session had when last read here: the guess a Fold is
+# written on (a wrong or stale guess costs nothing but the fold: see _caller)
+_applications: dict[str, int] = {}
+MAX_GUESSES = 10_000  # past it the guesses start over
+_fold_statements: dict[tuple[str, str], str] = {}
+
+
+def _caller(request: LaneRequest, the_route: Route, groups: dict):
+    """The caller of the request's session, read by the session statement on every
+    request, as the views read it. A route with a Fold has its row read by that same
+    statement, and gets it (request.folded) only if the session's application and schema
+    version are the ones the Fold was written for."""
+    from accounts.authentication import live_session, same_application
     from accounts.caller import Caller
+    from accounts.models import hash_token
+    from accounts.selectors import session_by_token_hash, session_sql_with, session_with
 
     token = request.headers.get("cb-token") or _query_token(request)
     if not token:
         raise Decline
-    found = session_and_version(token)
+    token_hash = hash_token(token)
+    guess = _applications.get(token_hash)
+    fold = None
+    if the_route.fold is not None and guess is not None:
+        fold = the_route.fold(request, groups, guess)
+    if fold is None:
+        found, extra = session_by_token_hash(token_hash), None
+    else:
+        key = (fold.columns, fold.joins)
+        if key not in _fold_statements:
+            _fold_statements[key] = session_sql_with(fold.columns, fold.joins)
+        found, extra = session_with(token_hash, _fold_statements[key], fold.params)
+    found = live_session(found)
     if found is None or not same_application(request.headers.get("cb-authkey"), found[0]):
         raise Decline
     session, version = found
+    if len(_applications) >= MAX_GUESSES:
+        _applications.clear()
+    _applications[token_hash] = session.application_id
+    if fold is not None and (session.application_id, version) == (
+        fold.application_id,
+        fold.schema_version,
+    ):
+        request.folded = extra
     caller = Caller.for_session(session, schema_version=version)
     if the_route.user_session and not caller.is_user:
         raise Decline

@@ -4,10 +4,13 @@ DRF view (records/api.py); what is not plain (several ids, `permissions=1`, a fo
 parameters in a GET body) is declined here and answered by the view.
 """
 
-from classes.selectors import class_by_name
+from django.db import connection
+
+from classes.selectors import cached_class, class_by_name
 from config import lane
 from config.replica import replica_reads
 from records import api
+from records.query import rows
 
 CLASS = r"/data/(?P<class_name>[^/]+)"
 ONE = CLASS + r"/(?P<record_id>[0-9a-f]{24})"  # never multi, by_criteria, events, ...
@@ -48,11 +51,30 @@ def list_records(request, caller, class_name):
     return 200, _reads(api.list_answer, caller, klass, request.query())
 
 
-@lane.route("GET", ONE, **RECORD)
+def _fold_record(request, groups, application_id):
+    """The record of a get, read by the session statement itself (config.lane.Fold) when
+    the class is in this process's cache: one statement for the whole request."""
+    from django.conf import settings
+
+    if settings.REPLICA_FOR_API_READS or request.body or request.query():
+        return None  # the replica reads records, not sessions; the view takes parameters
+    cached = cached_class(application_id, groups["class_name"])
+    if cached is None:
+        return None
+    version, klass = cached
+    return lane.Fold(
+        rows.FOLD_COLUMNS, rows.FOLD_JOIN, [klass.pk, groups["record_id"]], application_id, version
+    )
+
+
+@lane.route("GET", ONE, fold=_fold_record, **RECORD)
 def get_record(request, caller, class_name, record_id):
     if request.body or request.query():
         raise lane.Decline  # `permissions=1` and other parameters: the view
-    klass = _class(caller, class_name)
+    klass = _class(caller, class_name)  # the Fold's class, when its row came (same version)
+    if request.folded is not None:
+        found = rows.found_from_fold(request.folded, connection.alias)
+        return 200, api.get_answer(caller, klass, record_id, found)
     return 200, _reads(api.get_answer, caller, klass, record_id)
 
 

@@ -75,6 +75,19 @@ def record_by_id(klass, record_id: str) -> tuple[Record, str] | None:
     return _one(SELECT_SQL, klass, record_id, router.db_for_read(Record))
 
 
+# The record by id as columns and a join of the session statement (config.lane.Fold): a
+# get reads its session and its record in one statement.
+FOLD_COLUMNS = ", ".join(f"r.{f.column}" for f in _FIELDS) + ", r.xmin::text"
+FOLD_JOIN = f"LEFT JOIN {_TABLE} r ON r.object_class_id = %s AND r.id = %s"
+
+
+def found_from_fold(columns, alias: str) -> tuple[Record, str] | None:
+    """`record_by_id`'s answer from FOLD_COLUMNS as the session statement read them."""
+    if columns[0] is None:  # the LEFT JOIN found no record
+        return None
+    return record_from_row(columns[:-1], alias), columns[-1]
+
+
 def record_for_update(klass, record_id: str) -> tuple[Record, str] | None:
     """`record_by_id` on the primary, the row locked until the current transaction ends
     (a record written by many at once: the compare-and-set keeps losing)."""
