@@ -120,7 +120,7 @@ def statement(caller, klass, record_id: str, plan: UpdatePlan, stamp: int):
     sql += f" AND octet_length({DATA}::text) <= %s"
     params.append(MAX_RECORD_BYTES - growth)
     returning = SELECT.removeprefix("SELECT ")
-    sql += f" RETURNING {returning}, set_config('cubebase.wake_after_commit', 'on', true)"
+    sql += f" RETURNING {returning}, {rows.WAKE_FLAG}"
     return sql, params
 
 

@@ -47,8 +47,10 @@ WRITTEN = (
 # The single-record writes tell the journal trigger that they notify its listeners after
 # their commit (events.wakeup: a NOTIFY inside the write would make every commit queue
 # behind the others' WAL flush). The RETURNING clause runs for the row written, before the
-# statement's AFTER trigger, and sets the flag for this transaction only.
-_WAKE_AFTER_COMMIT = " RETURNING set_config('cubebase.wake_after_commit', 'on', true)"
+# statement's AFTER trigger, and sets the flag for this transaction only (WAKE_FLAG: the
+# expression, for the other single-record writes' RETURNING lists, records.query.inplace).
+WAKE_FLAG = "set_config('cubebase.wake_after_commit', 'on', true)"
+_WAKE_AFTER_COMMIT = f" RETURNING {WAKE_FLAG}"
 UPDATE_SQL = (
     f"UPDATE {_TABLE} SET "
     + ", ".join("data = %s::jsonb" if c == "data" else f"{c} = %s" for c in WRITTEN)
