@@ -87,7 +87,7 @@ def found_from_fold(columns, alias: str) -> tuple[Record, str] | None:
     """`record_by_id`'s answer from FOLD_COLUMNS as the session statement read them."""
     if columns[0] is None:  # the LEFT JOIN found no record
         return None
-    return record_from_row(columns[:-1], alias), columns[-1]
+    return _found(columns, alias)
 
 
 def record_for_update(klass, record_id: str) -> tuple[Record, str] | None:
@@ -103,6 +103,11 @@ def _one(sql: str, klass, record_id: str, alias: str) -> tuple[Record, str] | No
         row = cursor.fetchone()
     if row is None:
         return None
+    return _found(row, alias)
+
+
+def _found(row, alias: str) -> tuple[Record, str]:
+    """(the record, its row version) of every column followed by `xmin::text`."""
     return record_from_row(row[:-1], alias), row[-1]
 
 
