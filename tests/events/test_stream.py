@@ -157,3 +157,27 @@ def _terminate(pids):
     with connection.cursor() as cursor:
         for pid in pids:
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def test_conditions_of_a_subscriber_who_comes_later_are_applied(thing, owner, application):
+    """The hub keeps its subscribers' conditions between reads: one who joins an open hub
+    must have its own evaluated, not be handed every row."""
+    token = token_for(application, owner)
+    create = sync_to_async(services.record_create)
+    caller = Caller.for_user(owner)
+
+    async def scenario():
+        everything = await subscribe(token)
+        await create(caller=caller, klass=thing, data={"name": "first", "age": 1})
+        await everything.events(1)  # the hub has read with the first subscriber alone
+        filtered = await subscribe(token, params={"age[gt]": "10"})
+        for name, age in (("young", 5), ("old", 50)):
+            await create(caller=caller, klass=thing, data={"name": name, "age": age})
+        await everything.events(3)
+        got = await filtered.quiet_for(1.0)
+        await everything.close()
+        await filtered.close()
+        return got
+
+    got = run(scenario())
+    assert [e["data"]["record"]["name"] for e in got] == ["old"]
