@@ -6,6 +6,8 @@ The cast (API.md §4): `owner` creates records; `member` carries the tag "office
 """
 
 import json
+import sys
+import time
 
 import pytest
 from rest_framework.test import APIClient
@@ -15,6 +17,47 @@ from accounts.models import ApiSession, ApiUser, Application
 from tests.servers import app_servers  # noqa: F401  (real server processes, see there)
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and before it is dropped at the end: no other
+    session left on it. The server processes and threads the tests start close their
+    connections at their teardown, but PostgreSQL ends a backend only a moment after its
+    client went, and DROP DATABASE refuses while one is there (the run then ended with a
+    warning and left the database behind, about one run in two)."""
+    yield
+    with django_db_blocker.unblock():
+        left = ended_other_sessions()
+    if left:
+        print(f"\nsessions still open on the test database were ended: {left}", file=sys.stderr)
+
+
+def ended_other_sessions(wait_seconds: float = 10.0, application_name: str | None = None):
+    """Wait until no other client session uses the test database (or only those of
+    `application_name`, when given); end the ones still there after `wait_seconds`.
+    Answers what was ended: (application name, state, start of its last query)."""
+    from django.db import connection
+
+    sql = (
+        "SELECT pid, application_name, state, left(query, 120) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        " AND backend_type = 'client backend'"
+        + (" AND application_name = %s" if application_name is not None else "")
+    )
+    params = [application_name] if application_name is not None else []
+    deadline = time.monotonic() + wait_seconds
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # a fresh look each time
+            cursor.execute(sql, params)
+            others = cursor.fetchall()
+            if not others or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        for pid, *_ in others:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    return [tuple(row[1:]) for row in others]
 
 
 @pytest.fixture(autouse=True)
