@@ -24,7 +24,7 @@ A deadlock or serialization failure that still happens is retried (config/transa
 import time
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Case, JSONField, Value, When
 
 from blobs.files import schedule_file_deletion
@@ -126,10 +126,16 @@ def record_create(*, caller, klass, data, form: bool = False) -> Record:
         raise Unprocessable(errors)
     if prepared.parent_id is None:
         return _insert(caller, klass, prepared)
-    with transaction.atomic():
-        if _missing_parents(klass.application_id, [prepared.parent_id]):
-            raise Unprocessable({"_parent_id": ["no record of this application has this _id"]})
-        return _insert(caller, klass, prepared)
+    return _insert_child(caller, klass, prepared)
+
+
+@atomic_with_retry
+def _insert_child(caller, klass, prepared: _Prepared) -> Record:
+    """The parent locked and the child written in one transaction, run again when
+    PostgreSQL breaks a deadlock with deletes of that parent (config/transactions.py)."""
+    if _missing_parents(klass.application_id, [prepared.parent_id]):
+        raise Unprocessable({"_parent_id": ["no record of this application has this _id"]})
+    return _insert(caller, klass, prepared)
 
 
 def _insert(caller, klass, prepared: _Prepared) -> Record:

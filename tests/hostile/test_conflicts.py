@@ -69,3 +69,29 @@ def test_the_handler_answers_409_for_a_collision_outside_the_retry():
     response = exception_handler(_collision(), {})
     assert response.status_code == 409
     assert "retry" in response.data["errors"]["base"][0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_child_whose_create_collides_is_created_on_another_attempt(
+    application, owner, monkeypatch
+):
+    """A create with a parent locks the parent, then writes: a delete of that parent can
+    deadlock with it (seen in tests/hostile/test_record_races.py as a 409)."""
+    from records import services
+    from tests.conftest import Api, token_for
+    from tests.records.conftest import make_class
+
+    make_class(application)
+    api = Api(token_for(application, owner))
+    parent = api.post("/data/profile", {"job": "parent"})[1]["_id"]
+    real, calls = services._missing_parents, []
+
+    def collides_once(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise _collision()
+        return real(*args)
+
+    monkeypatch.setattr(services, "_missing_parents", collides_once)
+    status, body = api.post("/data/profile", {"_parent_id": parent, "job": "child"})
+    assert (status, body["_parent_id"], len(calls)) == (201, parent, 2)
