@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 
 from config.asgi import PooledThread
+from tests.events.streams import run  # a loop of its own, beside Playwright's
 
 
 def test_calls_run_in_order_on_one_thread_and_answer_or_raise():
@@ -27,7 +28,7 @@ def test_calls_run_in_order_on_one_thread_and_answer_or_raise():
         third = await asyncio.gather(*(pooled.call(work, n) for n in (3, 4, 5)))
         return first, third
 
-    assert asyncio.run(scenario()) == (10, [30, 40, 50])
+    assert run(scenario()) == (10, [30, 40, 50])
     assert [n for n, _ in seen] == [1, 2, 3, 4, 5]
     assert len({thread for _, thread in seen}) == 1
     assert seen[0][1] != threading.get_ident()
@@ -43,7 +44,7 @@ def test_asgiref_calls_of_the_same_request_go_to_the_same_thread():
         keyword = await asyncio.wrap_future(pooled.submit(dict, a=1))
         return first, later, keyword
 
-    first, later, keyword = asyncio.run(scenario())
+    first, later, keyword = run(scenario())
     assert first == later and keyword == {"a": 1}
     with pytest.raises(ZeroDivisionError):
         pooled.submit(lambda: 1 / 0).result(timeout=5)
@@ -67,7 +68,7 @@ def test_a_request_that_goes_away_leaves_the_thread_serving():
         release.set()
         return await pooled.call(lambda: "next")
 
-    assert asyncio.run(scenario()) == "next"
+    assert run(scenario()) == "next"
     assert errors == []  # the late answer was dropped, not set on the cancelled future
 
 
@@ -79,6 +80,6 @@ def test_a_call_that_ends_after_its_loop_closed_leaves_the_thread_serving():
         asyncio.ensure_future(pooled.call(release.wait, 5))
         await asyncio.sleep(0.05)
 
-    asyncio.run(abandon())  # the loop closes with the call still running
+    run(abandon())  # the loop closes with the call still running
     release.set()
     assert pooled.submit(lambda: "still here").result(timeout=5) == "still here"
