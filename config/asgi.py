@@ -29,7 +29,7 @@ import asyncio
 import os
 import queue
 import threading
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core import signals
@@ -55,7 +55,7 @@ class PooledThreadsASGIHandler(ASGIHandler):
         self.threads = threads
         self.body_idle_seconds = env_int("BODY_IDLE_SECONDS", 30)
         self._free: asyncio.Queue | None = None
-        self._async_views: ThreadPoolExecutor | None = None
+        self._async_views: PooledThread | None = None
 
     def _pool(self) -> asyncio.Queue:
         if self._free is None:  # made in the event loop that serves the requests
@@ -64,9 +64,9 @@ class PooledThreadsASGIHandler(ASGIHandler):
                 self._free.put_nowait(PooledThread())
         return self._free
 
-    def _async_views_thread(self) -> ThreadPoolExecutor:
+    def _async_views_thread(self) -> "PooledThread":
         if self._async_views is None:
-            self._async_views = ThreadPoolExecutor(1, thread_name_prefix="async-views")
+            self._async_views = PooledThread("async-views")
         return self._async_views
 
     async def __call__(self, scope, receive, send):
@@ -152,14 +152,15 @@ class PooledThread(Executor):
     `await pooled.call(fn, *args)` is how the event loop hands it a request: the call and
     an asyncio future go on a queue, and the thread sets the future's result through the
     loop. `submit()` is the `concurrent.futures` way, for asgiref's sync_to_async (the
-    later calls of a Django response). Both reach the same thread, which keeps its
-    database connection between requests. A ThreadPoolExecutor of one thread did the same
-    with a concurrent future, an idle semaphore and a chained asyncio future per call:
-    ~5-8 % of a lean request's CPU in a profile."""
+    later calls of a Django response, and the synchronous calls around async views). Both
+    reach the same thread, which keeps its database connection between requests. A
+    ThreadPoolExecutor of one thread did the same with a concurrent future, an idle
+    semaphore and a chained asyncio future per call: ~5-8 % of a lean request's CPU in a
+    profile."""
 
-    def __init__(self):
+    def __init__(self, name: str = "asgi-pooled"):
         self._calls: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name="asgi-pooled", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
     async def call(self, fn, *args):
