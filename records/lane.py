@@ -4,6 +4,7 @@ DRF view (records/api.py); what is not plain (several ids, `permissions=1`, a fo
 parameters in a GET body) is declined here and answered by the view.
 """
 
+from django.conf import settings
 from django.db import connection
 
 from classes.selectors import cached_class, class_by_name
@@ -35,8 +36,6 @@ def _class(caller, class_name: str):
 
 def _reads(answer, *args):
     """A read, on the read replica when REPLICA_FOR_API_READS says so (as the views)."""
-    from django.conf import settings
-
     if not settings.REPLICA_FOR_API_READS:
         return answer(*args)
     with replica_reads():
@@ -54,8 +53,6 @@ def list_records(request, caller, class_name):
 def _fold_record(request, groups, application_id):
     """The record of a get, read by the session statement itself (config.lane.Fold) when
     the class is in this process's cache: one statement for the whole request."""
-    from django.conf import settings
-
     if settings.REPLICA_FOR_API_READS or request.body or request.query():
         return None  # the replica reads records, not sessions; the view takes parameters
     cached = cached_class(application_id, groups["class_name"])
