@@ -8,20 +8,44 @@ sends its headers a byte at a time, would hold its connection for ever. Each req
 head (request line and headers) must now arrive within HEADER_TIMEOUT_SECONDS of the
 connection or of its first byte; otherwise the connection is closed. (The body is
 config/asgi.py's business: it is read without holding a thread, with its own timeout.)
+
+Its workers can also take turns at accepting connections (`SpreadListener`,
+`ACCEPT_SPREAD_US`), so that a client's few keep-alive connections do not all land in one
+worker.
 """
 
+import asyncio
+import errno
 import gc
+import logging
+import mmap
+import os
+import socket
+import sys
+import weakref
+from functools import partial
 
+from gunicorn.arbiter import Arbiter
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 from config.env import env_int
 
+logger = logging.getLogger("cubebase.server")
+
 HEADER_TIMEOUT_SECONDS = env_int("HEADER_TIMEOUT_SECONDS", 10)
+# How long a worker that holds more connections than another leaves a new one to the
+# others before it takes it itself; 0 (the default): no turns, uvloop accepts. See
+# SpreadListener for when to turn it on.
+ACCEPT_SPREAD_US = env_int("ACCEPT_SPREAD_US", 0)
+ACCEPT_RETRY_SECONDS = 1.0  # after running out of file descriptors or memory
 
 
 class Protocol(HttpToolsProtocol):
     head_timer = None
+    on_lost = None  # called once the connection is gone (SpreadListener's count)
 
     def connection_made(self, transport):
         super().connection_made(transport)
@@ -38,6 +62,8 @@ class Protocol(HttpToolsProtocol):
     def connection_lost(self, exc):
         self._stop_head_timer()
         super().connection_lost(exc)
+        if self.on_lost is not None:
+            self.on_lost()
 
     def _start_head_timer(self):
         if self.head_timer is None:
@@ -52,6 +78,179 @@ class Protocol(HttpToolsProtocol):
         self.head_timer = None
         if not self.transport.is_closing():
             self.transport.close()
+
+
+class Turns:
+    """How many connections each worker holds, in memory the master shares with the
+    workers it forks: a slot per worker (an 8-byte count each), and one more that says how
+    many slots were ever handed out. A worker writes only its own slot; the master hands a
+    slot to each worker it is about to fork (`assign`), reusing the slot of a worker that
+    is gone."""
+
+    SLOTS = 64
+    GONE = 1 << 62  # the count of a slot nobody holds: never the least
+
+    def __init__(self):
+        self.memory = mmap.mmap(-1, 8 * (self.SLOTS + 1))  # anonymous and shared
+        self.counts = memoryview(self.memory).cast("q")
+        for slot in range(self.SLOTS):
+            self.counts[slot] = self.GONE
+        self.counts[self.SLOTS] = 0  # slots handed out so far
+        self.holders: dict[int, weakref.ref] = {}  # the master's own record
+
+    def assign(self, worker) -> int | None:
+        """In the master, before the fork: a free slot for `worker` (None when all are
+        taken: that worker then accepts without turns)."""
+        for slot in range(self.SLOTS):
+            holder = self.holders[slot]() if slot in self.holders else None
+            if holder is None or not _alive(holder.pid):
+                self.holders[slot] = weakref.ref(worker)
+                self.counts[slot] = 0
+                self.counts[self.SLOTS] = max(self.counts[self.SLOTS], slot + 1)
+                return slot
+        return None
+
+    def least_other(self, slot: int) -> int:
+        counts = self.counts
+        return min((counts[i] for i in range(counts[self.SLOTS]) if i != slot), default=self.GONE)
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int):
+        return True  # "[booting]": gunicorn has not forked it yet
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+class SpreadListener:
+    """Accepts the connections of one listening socket (shared by all workers) so that
+    they spread over the workers: a worker accepts one connection at a time, and leaves a
+    waiting connection for `rest` seconds to the others when it holds more connections
+    than one of them (`Turns`); after that wait it accepts it itself.
+
+    Every worker's event loop watches the same socket and the kernel wakes them all when
+    a connection arrives; uvloop (libuv) then accepts every connection waiting, so the
+    first worker awake took whole bursts: the eight keep-alive connections of a client
+    opened together (a load balancer's pool, a benchmark) landed 8/0/0, 6/2/0 or 0/2/6 on
+    three workers, and in the 8/0/0 case one worker's share of the CPU capped them all
+    (GET at 8 connections ~2,100 req/s instead of ~3,700). In turns they land 3/3/2.
+
+    It is off unless ACCEPT_SPREAD_US is set: accepting in Python (a wake-up of every
+    worker's loop, a task per connection) costs clients that open a connection per
+    request 7-13 % of their throughput, while on two cores a worker holding six of eight
+    keep-alive connections still gets nearly all the CPU it can use (docs/performance.md,
+    "Workers that take turns"). Turn it on where a few long-lived connections carry the
+    load (a proxy's keep-alive pool) over many workers."""
+
+    def __init__(self, loop, sock, protocol_factory, rest: float, turns: Turns, slot: int):
+        self.loop = loop
+        self.sock = sock
+        self.protocol_factory = protocol_factory
+        self.rest = rest
+        self.turns = turns
+        self.slot = slot
+        self.closed = False
+        self.turn_ends = 0.0  # until then, the next accept does not look at the others
+        sock.setblocking(False)
+        loop.add_reader(sock.fileno(), self._accept)
+
+    def _accept(self) -> None:
+        counts = self.turns.counts
+        now = self.loop.time()
+        if now > self.turn_ends and counts[self.slot] > self.turns.least_other(self.slot):
+            # Another worker holds fewer connections: its turn first. If a connection
+            # waits when the rest is over, this worker takes that one without asking.
+            self.turn_ends = now + 2 * self.rest
+            self._pause(self.rest)
+            return
+        try:
+            conn, _ = self.sock.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return  # a sibling took it, or the client gave up first
+        except OSError as exc:
+            # Out of descriptors or memory: stop accepting for a while (as asyncio does)
+            # rather than spin on a socket that stays readable.
+            if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                logger.exception("accepting a connection failed")
+            else:
+                logger.error("cannot accept a connection: %s; retrying in 1 s", exc)
+            self._pause(ACCEPT_RETRY_SECONDS)
+            return
+        self.turn_ends = 0.0
+        counts[self.slot] += 1
+        if conn.family in (socket.AF_INET, socket.AF_INET6):
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        task = self.loop.create_task(self.loop.connect_accepted_socket(self._protocol, conn))
+        task.add_done_callback(partial(self._set_up, conn))
+
+    def _protocol(self):
+        protocol = self.protocol_factory()
+        protocol.on_lost = self._released
+        return protocol
+
+    def _released(self) -> None:
+        self.turns.counts[self.slot] -= 1
+
+    def _set_up(self, conn, task) -> None:
+        if task.cancelled() or task.exception() is not None:
+            if not task.cancelled():
+                logger.debug("a connection failed as it was set up", exc_info=task.exception())
+            conn.close()
+            self._released()
+
+    def _pause(self, seconds: float) -> None:
+        self.loop.remove_reader(self.sock.fileno())
+        self.loop.call_later(seconds, self._resume)
+
+    def _resume(self) -> None:
+        if not self.closed:
+            self.loop.add_reader(self.sock.fileno(), self._accept)
+
+    # what uvicorn's Server.shutdown asks of its servers
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.loop.remove_reader(self.sock.fileno())
+
+    async def wait_closed(self) -> None:
+        return None
+
+
+class SpreadServer(Server):
+    """uvicorn's server, accepting the sockets gunicorn hands over through SpreadListener
+    (with `turns` None, as uvicorn does)."""
+
+    def __init__(self, config, turns: Turns | None, slot: int | None, rest: float):
+        super().__init__(config=config)
+        self.turns, self.slot, self.rest = turns, slot, rest
+
+    async def startup(self, sockets=None) -> None:
+        if sockets is None or self.turns is None or self.slot is None:
+            return await super().startup(sockets=sockets)
+        await self.lifespan.startup()
+        if self.lifespan.should_exit:
+            sys.exit(STARTUP_FAILURE)
+        config = self.config
+
+        def create_protocol(_loop=None):
+            return config.http_protocol_class(
+                config=config,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+                _loop=_loop,
+            )
+
+        loop = asyncio.get_running_loop()
+        self.servers = [
+            SpreadListener(loop, sock, create_protocol, self.rest, self.turns, self.slot)
+            for sock in sockets
+        ]
+        self.started = True
 
 
 # The third threshold is how many young-generation collections pass before a full one
@@ -79,6 +278,30 @@ class Worker(UvicornWorker):
         gc.freeze()  # the application is loaded by now (gunicorn's load_wsgi)
         gc.set_threshold(*GC_THRESHOLDS)
         return super().run()
+
+    turns: Turns | None = None  # shared by the master and every worker it forks
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # In the master, before the fork: this worker's slot in the shared counts.
+        self.slot = None
+        if self.cfg.workers > 1 and ACCEPT_SPREAD_US > 0:
+            if Worker.turns is None:
+                Worker.turns = Turns()
+            self.slot = Worker.turns.assign(self)
+
+    async def _serve(self) -> None:
+        """uvicorn_worker's own, with SpreadServer (a lone worker accepts as uvloop does)."""
+        self.config.app = self.wsgi
+        server = SpreadServer(self.config, Worker.turns, self.slot, ACCEPT_SPREAD_US / 1e6)
+        self._install_sigquit_handler()
+        try:
+            await server.serve(sockets=self.sockets)
+        finally:
+            if self.slot is not None:  # gone: never the least busy
+                Worker.turns.counts[self.slot] = Turns.GONE
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
     CONFIG_KWARGS = {
         "loop": "uvloop",
