@@ -1,6 +1,7 @@
 """The subscription endpoint end to end (in-process ASGI view), and its errors."""
 
 import asyncio
+import time
 
 from asgiref.sync import sync_to_async
 
@@ -181,3 +182,38 @@ def test_conditions_of_a_subscriber_who_comes_later_are_applied(thing, owner, ap
 
     got = run(scenario())
     assert [e["data"]["record"]["name"] for e in got] == ["old"]
+
+
+def test_reads_are_spaced_but_a_write_after_a_quiet_spell_is_read_at_once(
+    thing, owner, application, settings
+):
+    """Journal reads are EVENTS_COALESCE_MS apart; a write that comes when the last read
+    is older than that is read as soon as its notification arrives."""
+    settings.EVENTS_COALESCE_MS = 600
+    token = token_for(application, owner)
+    caller = Caller.for_user(owner)
+    create = sync_to_async(services.record_create)
+
+    async def scenario():
+        from events.hub import get_hub
+
+        stream = await subscribe(token)
+        hub = get_hub()
+        # The hub also reads once a second when nothing wakes it: write 0.65-0.95 s
+        # after a read, when the last read is older than the 600 ms.
+        while not 0.65 <= time.monotonic() - hub.last_read < 0.95:
+            await asyncio.sleep(0.005)
+        written = time.monotonic()
+        await create(caller=caller, klass=thing, data={"name": "a"})
+        await stream.events(1)
+        first = time.monotonic() - written
+        read = hub.last_read
+        await create(caller=caller, klass=thing, data={"name": "b"})
+        await stream.events(2)
+        second = time.monotonic() - read
+        await stream.close()
+        return first, second
+
+    first, second = run(scenario())
+    assert first < 0.3  # not made to wait 600 ms behind a read long past
+    assert second >= 0.55  # a write right after a read waits for the next one
