@@ -99,6 +99,8 @@ RECORD_COLUMNS = tuple(
 _OTHER_COLUMNS = tuple(
     f.attname for f in Record._meta.concrete_fields if f.attname not in RECORD_COLUMNS
 )
+_ALL_COLUMNS = frozenset(RECORD_COLUMNS + _OTHER_COLUMNS)
+_OTHERS_UNSET = dict.fromkeys(_OTHER_COLUMNS)
 
 
 def record_from_json(row: dict | None) -> Record | None:
@@ -107,6 +109,8 @@ def record_from_json(row: dict | None) -> Record | None:
     missing a column added since it was written goes through Record() and its defaults."""
     if row is None:
         return None
+    if row.keys() == _ALL_COLUMNS:  # as written today: the common case, in one comparison
+        return record_with({**row, **_OTHERS_UNSET})
     if all(name in row for name in RECORD_COLUMNS):
         columns = {name: row[name] for name in RECORD_COLUMNS}
         return record_with({**columns, **dict.fromkeys(_OTHER_COLUMNS)})
