@@ -47,3 +47,24 @@ def test_a_stopped_server_no_longer_answers(app_servers):
     except OSError:
         return
     raise AssertionError("the server still answers")
+
+
+def test_requests_one_at_a_time_keep_to_the_same_threads_and_connections(app_servers):
+    """The pooled threads are taken most recently used first: a server answering one
+    request at a time keeps to one or two of its four threads (the next request may come
+    before the last one's thread is back) and their connections, not each in turn."""
+    from django.db import connection
+
+    def backends() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+
+    (server,) = app_servers.start()  # one worker, ASGI_THREADS=4
+    before = backends()
+    for _ in range(12):
+        assert get(server.url + "/health")[0] == 200  # reads the database
+    assert backends() - before <= 2  # taken in turn, all four served (and connected)
