@@ -8,13 +8,14 @@ other's fsync. The API's single-record INSERT and UPDATE (records.query.rows) th
 mark their transaction (`cubebase.wake_after_commit`) so that the journal trigger sends no
 notification (events/migrations/0003), and call this: after the commit, one thread per
 process sends `pg_notify` on a connection of its own, in a transaction that writes nothing
-and so waits for no flush. Wakes that arrive while it is sending, or within NOTIFY_GAP
+and so waits for no flush. Wakes that arrive while it is sending, or within the gap
 after, are folded into the next notification: a listener reads everything committed when
 it wakes (events.journal). The gap bounds what every listening process receives: at a
 thousand creates a second, sending a notification per create took ~5% of a writing
 process's CPU and receiving them 2-4% of every listening one's. The gap is the hub's own
-spacing of reads (EVENTS_COALESCE_MS, 40 ms): a process sends at most 25 a second, and
-more would only wake listeners that cannot read sooner. (From a gap of 10 ms to 40, with
+spacing of reads (EVENTS_COALESCE_MS, 40 ms by default; lowering it for latency lowers
+both): a process sends at most 25 a second, and more would only wake listeners that
+cannot read sooner. (From a gap of 10 ms to 40, with
 3 workers, 1,000 subscriptions and creates at 8 connections: PostgreSQL's CPU for
 sending and receiving the notifications fell from ~0.018 to ~0.003 ms per create, the
 notifying threads' from ~0.014 to ~0.004; delivery p95 stayed at ~40 ms.)
@@ -30,13 +31,17 @@ import threading
 import time
 
 import psycopg
+from django.conf import settings
 from django.db import transaction
 
 from events.models import CHANNEL
 
 logger = logging.getLogger(__name__)
 
-NOTIFY_GAP = 0.04  # seconds between two notifications of one process (see above)
+
+def notify_gap() -> float:
+    """Seconds between two notifications of one process (see above)."""
+    return settings.EVENTS_COALESCE_MS / 1000
 
 
 class _Notifier:
@@ -69,7 +74,7 @@ class _Notifier:
                 except psycopg.Error:
                     logger.warning("events: could not notify listeners", exc_info=True)
                     self._drop()
-            time.sleep(NOTIFY_GAP)
+            time.sleep(notify_gap())
 
     def _send(self) -> None:
         from events.hub import listen_params

@@ -63,3 +63,22 @@ def test_a_rolled_back_write_wakes_nobody(create, listener):
     assert notifiers(listener, timeout=0.5) == set()
     create(name="kept")
     assert notifiers(listener)
+
+
+def test_wakes_in_quick_succession_share_notifications_spaced_by_the_read_gap(
+    listener, settings, db_committed
+):
+    """A process notifies at most once per EVENTS_COALESCE_MS: listeners cannot read more
+    often than that, so more notifications would only cost both sides."""
+    import time
+
+    from events import wakeup
+
+    settings.EVENTS_COALESCE_MS = 300
+    started = time.monotonic()
+    while time.monotonic() - started < 0.9:  # a wake every 10 ms for 0.9 s
+        wakeup._notifier.wake()
+        time.sleep(0.01)
+    received = list(listener.notifies(timeout=1.2))
+    # one at once, then one per 300 ms while wakes keep coming: 4 or 5, never 90
+    assert 2 <= len(received) <= 5, len(received)
