@@ -7,6 +7,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -95,15 +96,38 @@ _LATENCY = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\b", re.M)
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, headers: dict, *, seconds: int, connections: int, threads: int = 1) -> dict:
-    """One wrk run: requests, req/s, p50/p90/p99 in ms, non-2xx count."""
+def wrk(
+    url: str,
+    headers: dict,
+    *,
+    seconds: int,
+    connections: int,
+    threads: int = 1,
+    script: str | None = None,
+    during=None,
+) -> dict:
+    """One wrk run: requests, req/s, p50/p90/p99 in ms, non-2xx count. `script`: a Lua
+    file (a POST's method and body, say); `during(wrk_pid)` is called half-way through,
+    and what it answers is in the result as "during"."""
     command = [shutil.which("wrk") or "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
     command += ["--latency", "--timeout=10s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    out = subprocess.run(
-        [*command, url], capture_output=True, text=True, timeout=seconds + 30, check=True
-    ).stdout
+    if script:
+        command += ["-s", script]
+    process = subprocess.Popen([*command, url], stdout=subprocess.PIPE, text=True)
+    try:
+        seen = None
+        if during is not None:
+            time.sleep(seconds / 2)
+            seen = during(process.pid)
+        out, _ = process.communicate(timeout=seconds + 30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, command)
     latency = {f"p{p}": float(v) * _UNIT[u] for p, v, u in _LATENCY.findall(out)}
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -114,4 +138,5 @@ def wrk(url: str, headers: dict, *, seconds: int, connections: int, threads: int
         "p90": latency.get("p90", 0.0),
         "p99": latency.get("p99", 0.0),
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "during": seen,
     }

@@ -3,6 +3,8 @@
 
     .venv/bin/python bench/serving_bench.py [--servers uvicorn,gunicorn-asgi,granian,gthread,uvicorn:stock]
                                             [--seconds 5] [--rounds 3] [--connections 16]
+    .venv/bin/python bench/serving_bench.py --variants "ASGI_THREADS=4;ASGI_THREADS=2" \
+                                            [--workers 3] [--connections 8] [--rounds 6]
 
 Starts a throwaway embedded PostgreSQL with one application, one class and one record,
 then each server of `--servers` (ops/server.py builds their command lines; `uvicorn` is
@@ -14,6 +16,13 @@ Two endpoints: `GET /health/live` (the request path with no database work) and
 
 CPU per request is read from /proc (utime + stime of the server's processes, master and
 workers) before and after each run, so it counts the server only, not wrk.
+
+`--variants` compares settings instead of servers: `make run`'s server once per variant
+(environment assignments, `;` between variants, `,` within one), on a GET of a record and
+a POST creating one, in interleaved rounds with the order alternating; it prints the
+medians, each variant's ratio to the first, and how wrk's connections were spread over
+the workers in each round (counted from /proc half-way through the run: "0/2/6" is eight
+connections on two of three workers).
 """
 
 import argparse
@@ -30,9 +39,10 @@ from bench._live import Database, Server, wrk  # noqa: E402
 
 
 def prepare() -> dict:
-    """An application, a class readable by an application session, one record, a token."""
+    """An application, a class readable by everyone in it, one record, and a user's
+    session token (the POSTs of `--variants` create records as that user)."""
     from accounts.caller import Caller
-    from accounts.models import ApiSession, Application
+    from accounts.models import ApiSession, ApiUser, Application
     from classes.services import class_create
     from records.services import record_create
 
@@ -44,7 +54,8 @@ def prepare() -> dict:
         permissions={"read": {"access": "open", "use_class_permissions": True}},
     )
     record = record_create(caller=Caller.admin(app), klass=klass, data={"n": 1, "name": "one"})
-    _, token = ApiSession.open(application=app)
+    user = ApiUser.objects.create(application=app, login="bench", password="!", tags=[])
+    _, token = ApiSession.open(application=app, user=user)
     return {"record_path": f"/data/thing/{record.pk}", "token": token}
 
 
@@ -113,6 +124,87 @@ def nodes_run(args, db, ctx, tmp: Path) -> None:
         )
 
 
+POST_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '{"n": 1, "name": "bench"}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def spread(server):
+    """A function of wrk's pid: how many of its connections each worker of `server` holds."""
+    import psutil
+
+    def count(wrk_pid: int) -> str:
+        ports = {c.laddr.port for c in psutil.Process(wrk_pid).net_connections("tcp")}
+        held = [
+            sum(1 for c in worker.net_connections("tcp") if c.raddr and c.raddr.port in ports)
+            for worker in psutil.Process(server.pid).children()
+        ]
+        return "/".join(str(n) for n in sorted(held))
+
+    return count
+
+
+def variants_run(args, db, ctx, tmp: Path) -> None:
+    """`--variants`: the same server under different settings, side by side."""
+    variants = [v.strip() for v in args.variants.split(";") if v.strip()]
+    servers = {
+        v: Server(
+            db.url, tmp, workers=args.workers, env=dict(a.split("=", 1) for a in v.split(","))
+        )
+        for v in variants
+    }
+    script = tmp / "post.lua"
+    script.write_text(POST_SCRIPT)
+    headers = {"CB-Token": ctx["token"]}
+    ops = {"GET": (ctx["record_path"], None), "POST": ("/data/thing", str(script))}
+    results = {(v, op): [] for v in variants for op in ops}
+    try:
+        for server in servers.values():  # every worker started and warm
+            wrk(server.url + ctx["record_path"], headers, seconds=2, connections=args.connections)
+        for round_no in range(args.rounds):
+            order = variants if round_no % 2 == 0 else variants[::-1]
+            for variant in order:
+                server = servers[variant]
+                for op, (path, lua) in ops.items():
+                    before = server.cpu_seconds()
+                    out = wrk(
+                        server.url + path,
+                        headers,
+                        seconds=args.seconds,
+                        connections=args.connections,
+                        script=lua,
+                        during=spread(server),
+                    )
+                    out["cpu_ms"] = (server.cpu_seconds() - before) * 1000 / max(out["requests"], 1)
+                    results[(variant, op)].append(out)
+            print(f"round {round_no + 1}/{args.rounds} done", flush=True)
+    finally:
+        for server in servers.values():
+            server.stop()
+    print(
+        f"\n{args.workers} workers, wrk -t1 -c{args.connections} -d{args.seconds}s, medians of"
+        f" {args.rounds} interleaved rounds, {os.cpu_count()} CPUs shared with wrk and PostgreSQL"
+    )
+    print(
+        f"{'variant':<30} {'op':<5} {'req/s':>8} {'ratio':>6} {'CPU ms/req':>10} {'non-2xx':>8}"
+        "  connections per worker, each round"
+    )
+    for op in ops:
+        first = statistics.median(r["rps"] for r in results[(variants[0], op)])
+        for variant in variants:
+            runs = results[(variant, op)]
+            rps = statistics.median(r["rps"] for r in runs)
+            cpu = statistics.median(r["cpu_ms"] for r in runs)
+            bad = sum(r["non_2xx"] for r in runs)
+            spreads = " ".join(r["during"] for r in runs)
+            print(
+                f"{variant:<30} {op:<5} {rps:>8.0f} {rps / first:>6.2f} {cpu:>10.2f} {bad:>8}"
+                f"  {spreads}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", default="uvicorn,gunicorn-asgi,granian,gthread,uvicorn:stock")
@@ -121,14 +213,18 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1)
     parser.add_argument("--nodes", type=int, default=0, help="compare 1 node with N nodes")
+    parser.add_argument(
+        "--variants", default="", help='settings to compare, e.g. "ASGI_THREADS=4;ASGI_THREADS=2"'
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cubebase-bench-") as tmp:
         db = Database(Path(tmp))
         ctx = prepare()
-        if args.nodes:
+        if args.nodes or args.variants:
             try:
-                return nodes_run(args, db, ctx, Path(tmp))
+                run = nodes_run if args.nodes else variants_run
+                return run(args, db, ctx, Path(tmp))
             finally:
                 db.stop()
         kinds = args.servers.split(",")
