@@ -137,11 +137,7 @@ def spread(server):
 
     def count(wrk_pid: int) -> str:
         ports = {c.laddr.port for c in psutil.Process(wrk_pid).net_connections("tcp")}
-        held = [
-            sum(1 for c in worker.net_connections("tcp") if c.raddr and c.raddr.port in ports)
-            for worker in psutil.Process(server.pid).children()
-        ]
-        return "/".join(str(n) for n in sorted(held))
+        return "/".join(str(n) for n in server.connections_per_worker(ports))
 
     return count
 

@@ -142,6 +142,17 @@ class ServerProcess:
             shutil.rmtree(self._metrics_dir, ignore_errors=True)
         return self.process.returncode
 
+    def connections_per_worker(self, client_ports) -> list[int]:
+        """How many of the connections from the given client ports each worker holds,
+        fewest first ("0/2/6": eight connections on two of three workers)."""
+        import psutil
+
+        ports = set(client_ports)
+        return sorted(
+            sum(1 for c in worker.net_connections("tcp") if c.raddr and c.raddr.port in ports)
+            for worker in psutil.Process(self.pid).children()
+        )
+
     def cpu_seconds(self) -> float:
         """CPU time used so far by the server's processes (manager and workers)."""
         import psutil

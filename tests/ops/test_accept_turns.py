@@ -1,14 +1,12 @@
 """The production server's workers take turns at accepting connections
-(ops.uvicorn_worker.SpreadListener) when ACCEPT_SPREAD_US is set: a client's keep-alive connections opened together are
-spread over the workers instead of landing in the first one awake, and a worker that holds
-no more connections than the others accepts at once."""
+(ops.uvicorn_worker.SpreadListener) when ACCEPT_SPREAD_US is set: a client's keep-alive
+connections opened together are spread over the workers instead of landing in the first
+one awake, and a worker that holds no more connections than the others accepts at once."""
 
 import asyncio
 import os
 import socket
 import time
-
-import psutil
 
 from ops.uvicorn_worker import SpreadListener, Turns
 from tests.events.streams import run
@@ -137,12 +135,7 @@ def connections_per_worker(server, count: int) -> list[int]:
             client.sendall(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         for client in clients:
             assert client.recv(4096).startswith(b"HTTP/1.1 200")
-        ports = {client.getsockname()[1] for client in clients}
-        workers = psutil.Process(server.pid).children()
-        return sorted(
-            sum(1 for c in worker.net_connections("tcp") if c.raddr and c.raddr.port in ports)
-            for worker in workers
-        )
+        return server.connections_per_worker(client.getsockname()[1] for client in clients)
     finally:
         for client in clients:
             client.close()
