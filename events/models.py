@@ -113,7 +113,7 @@ def record_from_json(row: dict | None) -> Record | None:
         return record_with({**row, **_OTHERS_UNSET})
     if all(name in row for name in RECORD_COLUMNS):
         columns = {name: row[name] for name in RECORD_COLUMNS}
-        return record_with({**columns, **dict.fromkeys(_OTHER_COLUMNS)})
+        return record_with({**columns, **_OTHERS_UNSET})
     return Record(**{name: row.get(name) for name in RECORD_COLUMNS if name in row})
 
 

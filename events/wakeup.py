@@ -15,10 +15,10 @@ thousand creates a second, sending a notification per create took ~5% of a writi
 process's CPU and receiving them 2-4% of every listening one's. The gap is the hub's own
 spacing of reads (EVENTS_COALESCE_MS, 40 ms by default; lowering it for latency lowers
 both): a process sends at most 25 a second, and more would only wake listeners that
-cannot read sooner. (From a gap of 10 ms to 40, with
-3 workers, 1,000 subscriptions and creates at 8 connections: PostgreSQL's CPU for
-sending and receiving the notifications fell from ~0.018 to ~0.003 ms per create, the
-notifying threads' from ~0.014 to ~0.004; delivery p95 stayed at ~40 ms.)
+cannot read sooner. (From a gap of 10 ms to 40, with 3 workers, 1,000 subscriptions and
+creates at 8 connections: PostgreSQL's CPU for sending and receiving the notifications
+fell from ~0.018 to ~0.003 ms per create, the notifying threads' from ~0.014 to ~0.004;
+delivery p95 stayed at ~40 ms.)
 
 Nothing is lost if a notification is: the hub and the webhook dispatcher also read the
 journal on their own every second or few (a failed send is logged and retried with the
