@@ -32,6 +32,7 @@ from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 from config.env import env_int
+from ops.handoff import Handoff, opens_stream, socket_name
 
 logger = logging.getLogger("cubebase.server")
 
@@ -41,19 +42,45 @@ HEADER_TIMEOUT_SECONDS = env_int("HEADER_TIMEOUT_SECONDS", 10)
 # SpreadListener for when to turn it on.
 ACCEPT_SPREAD_US = env_int("ACCEPT_SPREAD_US", 0)
 ACCEPT_RETRY_SECONDS = 1.0  # after running out of file descriptors or memory
+# 1 (the default): a server's event streams are all held by one of its workers
+# (ops/handoff.py); 0: each worker keeps the streams it accepts.
+EVENTS_HANDOFF = env_int("EVENTS_HANDOFF", 1)
 
 
 class Protocol(HttpToolsProtocol):
     head_timer = None
     on_lost = None  # called once the connection is gone (SpreadListener's count)
+    handoff: Handoff | None = None  # the worker's, when one worker holds the streams
+    between_requests = True  # the parser has read no byte of a next request yet
 
     def connection_made(self, transport):
         super().connection_made(transport)
         self._start_head_timer()
 
+    def data_received(self, data):
+        if self.handoff is not None and opens_stream(data) and self._idle():
+            if self.handoff.give(self.transport, data):  # the holder has it now
+                self._stop_head_timer()
+                self.transport.close()
+                return
+        super().data_received(data)
+
+    def _idle(self) -> bool:
+        """Between two requests, with nothing of the last one left to answer."""
+        return (
+            self.between_requests
+            and not self.pipeline
+            and (self.cycle is None or self.cycle.response_complete)
+        )
+
     def on_message_begin(self):
+        self.between_requests = False
         super().on_message_begin()
         self._start_head_timer()  # a keep-alive connection's next request
+
+    def on_message_complete(self):
+        super().on_message_complete()
+        self.between_requests = True
 
     def on_headers_complete(self):
         self._stop_head_timer()
@@ -223,34 +250,48 @@ class SpreadListener:
 
 class SpreadServer(Server):
     """uvicorn's server, accepting the sockets gunicorn hands over through SpreadListener
-    (with `turns` None, as uvicorn does)."""
+    (with `turns` None, as uvicorn does), and handing event streams to the worker that
+    holds them (`streams_name`: the holder's socket name, None for no hand-off)."""
 
-    def __init__(self, config, turns: Turns | None, slot: int | None, rest: float):
+    def __init__(self, config, turns, slot, rest: float, streams_name: bytes | None = None):
         super().__init__(config=config)
         self.turns, self.slot, self.rest = turns, slot, rest
+        self.streams_name = streams_name
+        self.handoff: Handoff | None = None
+
+    def create_protocol(self, _loop=None):
+        """A connection's protocol, as uvicorn's Server.startup makes them."""
+        config = self.config
+        return config.http_protocol_class(
+            config=config,
+            server_state=self.server_state,
+            app_state=self.lifespan.state,
+            _loop=_loop,
+        )
 
     async def startup(self, sockets=None) -> None:
         if sockets is None or self.turns is None or self.slot is None:
-            return await super().startup(sockets=sockets)
-        await self.lifespan.startup()
-        if self.lifespan.should_exit:
-            sys.exit(STARTUP_FAILURE)
-        config = self.config
+            await super().startup(sockets=sockets)
+        else:
+            await self.lifespan.startup()
+            if self.lifespan.should_exit:
+                sys.exit(STARTUP_FAILURE)
+            loop = asyncio.get_running_loop()
+            self.servers = [
+                SpreadListener(loop, sock, self.create_protocol, self.rest, self.turns, self.slot)
+                for sock in sockets
+            ]
+            self.started = True
+        if self.started and self.streams_name is not None:
+            loop = asyncio.get_running_loop()
+            self.handoff = Handoff(loop, self.streams_name, self.create_protocol)
+            Protocol.handoff = self.handoff
 
-        def create_protocol(_loop=None):
-            return config.http_protocol_class(
-                config=config,
-                server_state=self.server_state,
-                app_state=self.lifespan.state,
-                _loop=_loop,
-            )
-
-        loop = asyncio.get_running_loop()
-        self.servers = [
-            SpreadListener(loop, sock, create_protocol, self.rest, self.turns, self.slot)
-            for sock in sockets
-        ]
-        self.started = True
+    async def shutdown(self, sockets=None) -> None:
+        if self.handoff is not None:  # no more streams handed to or by this worker
+            Protocol.handoff = None
+            self.handoff.close()
+        await super().shutdown(sockets=sockets)
 
 
 # The third threshold is how many young-generation collections pass before a full one
@@ -285,6 +326,9 @@ class Worker(UvicornWorker):
         super().__init__(*args, **kwargs)
         # In the master, before the fork: this worker's slot in the shared counts.
         self.slot = None
+        self.streams_name = None
+        if self.cfg.workers > 1 and EVENTS_HANDOFF:
+            self.streams_name = socket_name(os.getpid())
         if self.cfg.workers > 1 and ACCEPT_SPREAD_US > 0:
             if Worker.turns is None:
                 Worker.turns = Turns()
@@ -293,7 +337,9 @@ class Worker(UvicornWorker):
     async def _serve(self) -> None:
         """uvicorn_worker's own, with SpreadServer (a lone worker accepts as uvloop does)."""
         self.config.app = self.wsgi
-        server = SpreadServer(self.config, Worker.turns, self.slot, ACCEPT_SPREAD_US / 1e6)
+        server = SpreadServer(
+            self.config, Worker.turns, self.slot, ACCEPT_SPREAD_US / 1e6, self.streams_name
+        )
         self._install_sigquit_handler()
         try:
             await server.serve(sockets=self.sockets)
