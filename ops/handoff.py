@@ -24,7 +24,9 @@ pipeline) leaves the stream where it is: every worker can still serve streams it
 so this only ever moves work, never refuses it.
 
 Linux only (abstract socket names); elsewhere no worker binds, and each serves its own
-streams as before. EVENTS_HANDOFF=0 turns it off.
+streams as before. EVENTS_HANDOFF=0 turns it off: the holder writes every frame of the
+server, where spread streams let several cores write them (docs/events.md, "One worker
+holds the streams", has the measurements both ways).
 """
 
 import logging
