@@ -97,8 +97,10 @@ class Handoff:
         if self.closed or self.listener is not None or len(data) > MAX_HEAD_BYTES:
             return False
         sock = transport.get_extra_info("socket")
-        if sock is None or transport.get_write_buffer_size():
-            return False  # not a socket, or an earlier response still being written
+        if sock is None or transport.get_extra_info("sslcontext") is not None:
+            return False  # not a socket, or TLS: its session state cannot travel
+        if transport.get_write_buffer_size():
+            return False  # an earlier response is still being written
         for _attempt in range(2):  # a second time after finding the holder gone
             channel = self._channel()
             if channel is None:  # nobody else holds: this worker does now

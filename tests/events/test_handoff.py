@@ -110,14 +110,15 @@ def test_a_connection_is_handed_to_the_holder_and_lives_on_there():
 
 
 class FakeTransport:
-    def __init__(self, sock):
-        self.sock = sock
+    def __init__(self, sock, *, tls=False, unsent=0):
+        self.info = {"socket": sock, "sslcontext": object() if tls else None}
+        self.unsent = unsent
 
     def get_extra_info(self, name):
-        return self.sock if name == "socket" else None
+        return self.info.get(name)
 
     def get_write_buffer_size(self):
-        return 0
+        return self.unsent
 
 
 def test_when_the_holder_is_gone_the_worker_that_notices_holds():
@@ -210,3 +211,27 @@ def test_a_servers_streams_are_held_by_one_worker_which_can_be_replaced(
     finally:
         for stream in again:
             stream.close()
+
+
+def test_tls_connections_and_unfinished_answers_stay_where_they_are():
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        name = unique_name()
+        holder = Handoff(loop, name, asyncio.Protocol)
+        worker = Handoff(loop, name, asyncio.Protocol)
+        a, b = socket.socketpair()
+        head = b"GET /data/thing/events HTTP/1.1\r\n"
+        try:
+            return [
+                worker.give(FakeTransport(a, tls=True), head),
+                worker.give(FakeTransport(a, unsent=10), head),
+                worker.give(FakeTransport(a), head + b"x" * 70_000),  # over one message
+                worker.give(FakeTransport(a), head),  # and one that goes
+            ]
+        finally:
+            holder.close()
+            worker.close()
+            a.close()
+            b.close()
+
+    assert run(scenario()) == [False, False, False, True]
