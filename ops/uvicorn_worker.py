@@ -11,7 +11,9 @@ config/asgi.py's business: it is read without holding a thread, with its own tim
 
 Its workers can also take turns at accepting connections (`SpreadListener`,
 `ACCEPT_SPREAD_US`), so that a client's few keep-alive connections do not all land in one
-worker.
+worker. And the protocol passes a connection that opens an event stream to the worker
+holding the server's streams (ops/handoff.py, `EVENTS_HANDOFF`): `Protocol.handoff` is
+that worker process's `Handoff`, set when its server starts.
 """
 
 import asyncio
@@ -324,11 +326,12 @@ class Worker(UvicornWorker):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # In the master, before the fork: this worker's slot in the shared counts.
-        self.slot = None
+        # In the master, before the fork: the name of the socket its streams go to (one
+        # per master), and this worker's slot in the shared counts.
         self.streams_name = None
         if self.cfg.workers > 1 and EVENTS_HANDOFF:
             self.streams_name = socket_name(os.getpid())
+        self.slot = None
         if self.cfg.workers > 1 and ACCEPT_SPREAD_US > 0:
             if Worker.turns is None:
                 Worker.turns = Turns()
