@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import time
+from contextlib import contextmanager
 
 import httpx
 import psutil
@@ -121,21 +122,32 @@ class FakeTransport:
         return self.unsent
 
 
+@contextmanager
+def holder_and_worker():
+    """Inside a running loop: two Handoffs on a fresh name (the first holds) and a
+    connected socket for a FakeTransport."""
+    loop = asyncio.get_running_loop()
+    name = unique_name()
+    holder = Handoff(loop, name, asyncio.Protocol)
+    worker = Handoff(loop, name, asyncio.Protocol)
+    a, b = socket.socketpair()
+    try:
+        yield holder, worker, a
+    finally:
+        holder.close()
+        worker.close()
+        a.close()
+        b.close()
+
+
+HEAD = b"GET /data/thing/events HTTP/1.1\r\n"
+
+
 def test_when_the_holder_is_gone_the_worker_that_notices_holds():
     async def scenario():
-        loop = asyncio.get_running_loop()
-        name = unique_name()
-        holder = Handoff(loop, name, asyncio.Protocol)
-        worker = Handoff(loop, name, asyncio.Protocol)
-        a, b = socket.socketpair()
-        try:
+        with holder_and_worker() as (holder, worker, sock):
             holder.close()  # its process died: the name is free again
-            given = worker.give(FakeTransport(a), b"GET /data/thing/events HTTP/1.1\r\n")
-            return given, worker.holds
-        finally:
-            worker.close()
-            a.close()
-            b.close()
+            return worker.give(FakeTransport(sock), HEAD), worker.holds
 
     assert run(scenario()) == (False, True)  # served where it arrived, and held from now
 
@@ -215,23 +227,12 @@ def test_a_servers_streams_are_held_by_one_worker_which_can_be_replaced(
 
 def test_tls_connections_and_unfinished_answers_stay_where_they_are():
     async def scenario():
-        loop = asyncio.get_running_loop()
-        name = unique_name()
-        holder = Handoff(loop, name, asyncio.Protocol)
-        worker = Handoff(loop, name, asyncio.Protocol)
-        a, b = socket.socketpair()
-        head = b"GET /data/thing/events HTTP/1.1\r\n"
-        try:
+        with holder_and_worker() as (_holder, worker, sock):
             return [
-                worker.give(FakeTransport(a, tls=True), head),
-                worker.give(FakeTransport(a, unsent=10), head),
-                worker.give(FakeTransport(a), head + b"x" * 70_000),  # over one message
-                worker.give(FakeTransport(a), head),  # and one that goes
+                worker.give(FakeTransport(sock, tls=True), HEAD),
+                worker.give(FakeTransport(sock, unsent=10), HEAD),
+                worker.give(FakeTransport(sock), HEAD + b"x" * 70_000),  # over one message
+                worker.give(FakeTransport(sock), HEAD),  # and one that goes
             ]
-        finally:
-            holder.close()
-            worker.close()
-            a.close()
-            b.close()
 
     assert run(scenario()) == [False, False, False, True]
