@@ -32,6 +32,7 @@ from config.prepared import prepared_cursor
 from events import journal
 from events.models import CHANNEL
 from events.subscriptions import Batch, audiences, fan_out
+from ops.metrics import EVENT_STREAMS
 
 logger = logging.getLogger(__name__)
 
@@ -191,11 +192,15 @@ class Hub:
 
     def _register(self, sub) -> None:
         sub.position = self.position
+        if sub not in self.subscribers:
+            EVENT_STREAMS.inc()
         self.subscribers.add(sub)
         self._audience_cache = self._conditions_cache = None
         self._start()  # in case the reading task stopped while this one was checked
 
     def unsubscribe(self, sub) -> None:
+        if sub in self.subscribers:
+            EVENT_STREAMS.dec()
         self.subscribers.discard(sub)
         self._audience_cache = self._conditions_cache = None
 

@@ -17,6 +17,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -41,6 +42,20 @@ DATABASE = Histogram(
     "Time spent in database statements per request, by route and method.",
     ["route", "method"],
     buckets=_BUCKETS,
+)
+
+# Live events. "livesum": the open streams of the workers alive now (a worker that dies is
+# forgotten: ops/gunicorn_hooks.py).
+EVENT_STREAMS = Gauge(
+    "cubebase_event_streams_open",
+    "Event subscriptions open on this server.",
+    multiprocess_mode="livesum",
+)
+STREAM_HANDOFFS = Counter(
+    "cubebase_event_stream_handoffs_total",
+    "Subscriptions a worker passed to the worker holding the server's streams (handed), "
+    "or served itself because it could not (kept).",
+    ["outcome"],
 )
 
 

@@ -58,6 +58,7 @@ def command(host: str, port: int, *, workers: int | None = None, kind: str = "uv
         f"--workers={workers}",
         f"--worker-class={worker_class}",
         f"--graceful-timeout={GRACEFUL_SECONDS}",
+        "--config=python:ops.gunicorn_hooks",
         "--keep-alive=30",
         "--no-control-socket",
         *(["--threads=4"] if kind == "gthread" else []),

@@ -35,6 +35,7 @@ from uvicorn_worker import UvicornWorker
 
 from config.env import env_int
 from ops.handoff import Handoff, opens_stream, socket_name
+from ops.metrics import STREAM_HANDOFFS
 
 logger = logging.getLogger("cubebase.server")
 
@@ -60,11 +61,14 @@ class Protocol(HttpToolsProtocol):
         self._start_head_timer()
 
     def data_received(self, data):
-        if self.handoff is not None and opens_stream(data) and self._idle():
-            if self.handoff.give(self.transport, data):  # the holder has it now
+        handoff = self.handoff
+        if handoff is not None and not handoff.holds and opens_stream(data) and self._idle():
+            if handoff.give(self.transport, data):  # the holder has it now
+                STREAM_HANDOFFS.labels("handed").inc()
                 self._stop_head_timer()
                 self.transport.close()
                 return
+            STREAM_HANDOFFS.labels("kept").inc()
         super().data_received(data)
 
     def _idle(self) -> bool:

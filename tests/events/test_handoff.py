@@ -169,6 +169,27 @@ def holder_of(server, ports) -> psutil.Process:
     raise AssertionError("no worker holds the streams")
 
 
+def metric(server, name: str) -> float:
+    """The value of one metric of /metrics (its lines summed over their labels)."""
+    response = httpx.get(
+        server.url + "/metrics", headers={"Authorization": "Bearer s3cret"}, timeout=10
+    )
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in response.text.splitlines()
+        if line.startswith(name + " ") or line.startswith(name + "{")
+    )
+
+
+def eventually(check, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_a_servers_streams_are_held_by_one_worker_which_can_be_replaced(
     app_servers,  # noqa: F811
     thing,
@@ -177,9 +198,8 @@ def test_a_servers_streams_are_held_by_one_worker_which_can_be_replaced(
 ):
     # Turns make the workers accept the connections in turn, so without the hand-off the
     # streams would be spread over the three of them.
-    [server] = app_servers.start(
-        n=1, workers=3, env={"ACCEPT_SPREAD_US": "50000", "EVENTS_HANDOFF": "1"}
-    )
+    env = {"ACCEPT_SPREAD_US": "50000", "EVENTS_HANDOFF": "1", "METRICS_TOKEN": "s3cret"}
+    [server] = app_servers.start(n=1, workers=3, env=env)
     token = token_for(application, owner)
     streams = [SseClient(server.url + "/data/thing/events", token=token) for _ in range(6)]
     try:
@@ -187,6 +207,9 @@ def test_a_servers_streams_are_held_by_one_worker_which_can_be_replaced(
         ports = client_ports(server)
         assert len(ports) == 6
         assert server.connections_per_worker(ports) == [0, 0, 6]
+        assert metric(server, "cubebase_event_streams_open") == 6
+        # the holder accepted some itself; the others passed theirs on
+        assert metric(server, 'cubebase_event_stream_handoffs_total{outcome="handed"}') >= 2
         created = httpx.post(
             server.url + "/data/thing.json", json={"name": "x"}, headers={"CB-Token": token}
         ).json()
@@ -206,6 +229,8 @@ def test_a_servers_streams_are_held_by_one_worker_which_can_be_replaced(
         os.kill(holder.pid, signal.SIGKILL)
         for stream in streams:
             assert stream.closed.wait(10)  # gone with the worker that held them
+        # and no longer counted as open, once gunicorn has seen the worker go
+        assert eventually(lambda: metric(server, "cubebase_event_streams_open") == 0)
     finally:
         for stream in streams:
             stream.close()
@@ -215,6 +240,7 @@ def test_a_servers_streams_are_held_by_one_worker_which_can_be_replaced(
         assert [s.status for s in again] == [200] * 6
         ports = client_ports(server)
         assert server.connections_per_worker(ports)[-1] == 6  # one holder again
+        assert metric(server, "cubebase_event_streams_open") == 6
         created = httpx.post(
             server.url + "/data/thing.json", json={"name": "y"}, headers={"CB-Token": token}
         ).json()
