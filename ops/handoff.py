@@ -31,6 +31,7 @@ holds the streams", has the measurements both ways).
 
 import logging
 import re
+import resource
 import socket
 
 logger = logging.getLogger("cubebase.server")
@@ -41,6 +42,24 @@ EVENTS_REQUEST = re.compile(rb"GET /data/[^/?# ]+/events(?:\.json)?[? ]")
 # A request head larger than this (one message over the Unix socket) is served in place.
 MAX_HEAD_BYTES = 64 * 1024
 BACKLOG = 64
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit, and answer it.
+
+    The holder keeps a socket per subscription, so a thousand subscriptions on a node
+    pass the soft limit most Linux systems start processes with (1,024), where spread
+    over the workers they did not. When a worker is out of descriptors, a connection
+    handed to it is lost (the kernel drops the descriptor from the message)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            logger.warning("could not raise the open files limit from %s to %s", soft, target)
+    return soft
 
 
 def socket_name(master_pid: int) -> bytes:
@@ -149,11 +168,14 @@ class Handoff:
 
     def _receive(self, conn: socket.socket) -> None:
         try:
-            data, fds, _flags, _address = socket.recv_fds(conn, MAX_HEAD_BYTES, 4)
+            data, fds, flags, _address = socket.recv_fds(conn, MAX_HEAD_BYTES, 4)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data, fds = b"", []
+            data, fds, flags = b"", [], 0
+        if flags & socket.MSG_CTRUNC and not fds:  # the descriptor could not be taken
+            logger.error("a handed-over stream was lost: this worker has no file descriptor left")
+            return
         if not data and not fds:  # the sibling is gone
             self.loop.remove_reader(conn.fileno())
             self.siblings.discard(conn)

@@ -34,7 +34,7 @@ from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 from config.env import env_int
-from ops.handoff import Handoff, opens_stream, socket_name
+from ops.handoff import Handoff, opens_stream, raise_open_files_limit, socket_name
 from ops.metrics import STREAM_HANDOFFS
 
 logger = logging.getLogger("cubebase.server")
@@ -324,6 +324,8 @@ class Worker(UvicornWorker):
         """
         gc.freeze()  # the application is loaded by now (gunicorn's load_wsgi)
         gc.set_threshold(*GC_THRESHOLDS)
+        if self.streams_name is not None:  # this worker may come to hold every stream
+            raise_open_files_limit()
         return super().run()
 
     turns: Turns | None = None  # shared by the master and every worker it forks

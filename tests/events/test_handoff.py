@@ -3,10 +3,15 @@ connections that open one, and when it is gone another takes its place."""
 
 import asyncio
 import os
+import re
+import resource
 import signal
 import socket
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import psutil
@@ -46,6 +51,25 @@ def test_a_subscription_request_line_is_recognised(head):
 )
 def test_other_requests_are_not_handed_over(head):
     assert not opens_stream(head)
+
+
+def test_a_worker_raises_its_open_files_limit_to_the_hard_limit():
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    code = (
+        "import resource; from ops.handoff import raise_open_files_limit; "
+        "print(raise_open_files_limit(), resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+    )
+    started_with = min(256, hard)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent.parent,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (started_with, hard)),
+    ).stdout.split()
+    expected = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    assert [int(v) for v in out] == [expected, expected]
 
 
 class Taker(asyncio.Protocol):
@@ -181,6 +205,18 @@ def metric(server, name: str) -> float:
     )
 
 
+def read_response(conn) -> bytes:
+    """One whole response with a Content-Length (its head and body may come apart)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+    while len(body) < length:
+        body += conn.recv(4096)
+    return head + b"\r\n\r\n" + body
+
+
 def eventually(check, seconds: float = 10) -> bool:
     deadline = time.monotonic() + seconds
     while not check():
@@ -221,7 +257,7 @@ def test_a_servers_streams_are_held_by_one_worker_which_can_be_replaced(
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
             head = f"Host: 127.0.0.1\r\nCB-Token: {token}\r\n\r\n"
             conn.sendall(f"GET /health/live HTTP/1.1\r\n{head}".encode())
-            assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+            assert read_response(conn).startswith(b"HTTP/1.1 200")
             conn.sendall(f"GET /data/thing/events HTTP/1.1\r\n{head}".encode())
             assert b"text/event-stream" in conn.recv(4096)
             assert holder_of(server, [conn.getsockname()[1]]).pid == holder.pid
