@@ -16,9 +16,9 @@ holder's.
     handoff.give(transport, data)  # True: the holder has the connection now
 
 Who holds: the first worker to bind the server's abstract Unix socket name (one name per
-gunicorn master). When the holder is gone (a crash, a restart), the next hand-off fails,
-the worker that tried binds the name and holds from then on, and serves that stream
-itself. A hand-off that cannot be made for any other reason (the holder's queue full, a
+gunicorn master, `socket_name`). When the holder is gone (a crash, a restart), the next
+hand-off fails, the worker that tried binds the name and holds from then on, and serves
+that stream itself. A hand-off that cannot be made for any other reason (the holder's queue full, a
 head larger than one message, a request in the middle of a keep-alive connection's
 pipeline) leaves the stream where it is: every worker can still serve streams itself,
 so this only ever moves work, never refuses it.
@@ -30,8 +30,10 @@ holds the streams", has the measurements both ways).
 """
 
 import logging
+import os
 import re
 import resource
+import secrets
 import socket
 
 logger = logging.getLogger("cubebase.server")
@@ -62,9 +64,12 @@ def raise_open_files_limit() -> int:
     return soft
 
 
-def socket_name(master_pid: int) -> bytes:
-    """The abstract Unix socket name the holder of a server's streams binds."""
-    return b"\0cubebase-streams-%d" % master_pid
+def socket_name() -> bytes:
+    """A new abstract Unix socket name for the holder of one server's streams: made once
+    by the gunicorn master, inherited by the workers it forks. The random part keeps two
+    servers apart even where their masters have the same pid (containers sharing a
+    network namespace, each with its own pid 1)."""
+    return b"\0cubebase-streams-%d-%s" % (os.getpid(), secrets.token_hex(8).encode())
 
 
 def opens_stream(data: bytes) -> bool:

@@ -329,6 +329,7 @@ class Worker(UvicornWorker):
         return super().run()
 
     turns: Turns | None = None  # shared by the master and every worker it forks
+    streams_socket: bytes | None = None  # the name the holder of the streams binds
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -336,7 +337,9 @@ class Worker(UvicornWorker):
         # per master), and this worker's slot in the shared counts.
         self.streams_name = None
         if self.cfg.workers > 1 and EVENTS_HANDOFF:
-            self.streams_name = socket_name(os.getpid())
+            if Worker.streams_socket is None:
+                Worker.streams_socket = socket_name()
+            self.streams_name = Worker.streams_socket
         self.slot = None
         if self.cfg.workers > 1 and ACCEPT_SPREAD_US > 0:
             if Worker.turns is None:
