@@ -18,10 +18,10 @@ holder's.
 Who holds: the first worker to bind the server's abstract Unix socket name (one name per
 gunicorn master, `socket_name`). When the holder is gone (a crash, a restart), the next
 hand-off fails, the worker that tried binds the name and holds from then on, and serves
-that stream itself. A hand-off that cannot be made for any other reason (the holder's queue full, a
-head larger than one message, a request in the middle of a keep-alive connection's
-pipeline) leaves the stream where it is: every worker can still serve streams itself,
-so this only ever moves work, never refuses it.
+that stream itself. A hand-off that cannot be made for any other reason (the holder's
+queue full, a head larger than one message, a request in the middle of a keep-alive
+connection's pipeline, TLS) leaves the stream where it is: every worker can still serve
+streams itself, so this only ever moves work, never refuses it.
 
 Linux only (abstract socket names); elsewhere no worker binds, and each serves its own
 streams as before. EVENTS_HANDOFF=0 turns it off: the holder writes every frame of the
