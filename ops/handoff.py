@@ -99,7 +99,11 @@ class Handoff:
         """Become the holder if nobody is (the name is free)."""
         if self.closed or self.listener is not None:
             return self.listener is not None
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except OSError:  # no such sockets on this platform: every worker keeps its streams
+            self.closed = True
+            return False
         try:
             sock.bind(self.name)
         except OSError:  # another worker holds, or no abstract names here

@@ -298,3 +298,22 @@ def test_tls_connections_and_unfinished_answers_stay_where_they_are():
             ]
 
     assert run(scenario()) == [False, False, False, True]
+
+
+def test_without_unix_packet_sockets_every_worker_keeps_its_streams(monkeypatch):
+    def no_such_socket(*args, **kwargs):
+        raise OSError("Protocol not supported")  # as on a platform without SEQPACKET
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        monkeypatch.setattr("ops.handoff.socket.socket", no_such_socket)
+        handoff = Handoff(loop, unique_name(), asyncio.Protocol)
+        monkeypatch.undo()
+        a, b = socket.socketpair()
+        try:
+            return handoff.holds, handoff.give(FakeTransport(a), HEAD)
+        finally:
+            a.close()
+            b.close()
+
+    assert run(scenario()) == (False, False)
