@@ -143,16 +143,22 @@ class ServerProcess:
             shutil.rmtree(self._metrics_dir, ignore_errors=True)
         return self.process.returncode
 
-    def connections_per_worker(self, client_ports) -> list[int]:
-        """How many of the connections from the given client ports each worker holds,
-        fewest first ("0/2/6": eight connections on two of three workers)."""
+    def connections_by_worker(self, client_ports) -> dict[int, int]:
+        """{worker pid: how many of the connections from the given client ports it holds}."""
         import psutil
 
         ports = set(client_ports)
-        return sorted(
-            sum(1 for c in worker.net_connections("tcp") if c.raddr and c.raddr.port in ports)
+        return {
+            worker.pid: sum(
+                1 for c in worker.net_connections("tcp") if c.raddr and c.raddr.port in ports
+            )
             for worker in psutil.Process(self.pid).children()
-        )
+        }
+
+    def connections_per_worker(self, client_ports) -> list[int]:
+        """How many of the connections from the given client ports each worker holds,
+        fewest first ("0/2/6": eight connections on two of three workers)."""
+        return sorted(self.connections_by_worker(client_ports).values())
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the server's processes (manager and workers)."""

@@ -259,7 +259,14 @@ class SpreadServer(Server):
     (with `turns` None, as uvicorn does), and handing event streams to the worker that
     holds them (`streams_name`: the holder's socket name, None for no hand-off)."""
 
-    def __init__(self, config, turns, slot, rest: float, streams_name: bytes | None = None):
+    def __init__(
+        self,
+        config,
+        turns: Turns | None,
+        slot: int | None,
+        rest: float,
+        streams_name: bytes | None = None,
+    ):
         super().__init__(config=config)
         self.turns, self.slot, self.rest = turns, slot, rest
         self.streams_name = streams_name
