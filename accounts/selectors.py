@@ -5,7 +5,10 @@
 
 It loads the session, its application and its user (every column but the password hash,
 which no request after login needs; what is left out loads on first access, like
-`defer()`), and one number that an app above may ask to have read with every session:
+`defer()`), or with `lean=True` only the columns the lean path's record requests read
+(config.lane: the ids, the session's last use, the application key and the user's tags;
+the user's other sixteen columns and five of the six timestamps cost a get about a tenth
+of its session statement's Python), and one number that an app above may ask to have read with every session:
 `read_with_session(sql)` registers a scalar SQL expression (classes registers its schema
 version, which its per-process class cache is checked against). Reading it here costs no
 round trip, and it is as fresh as the session itself. Without one registered it is 0.
@@ -22,41 +25,55 @@ from config.instances import instance_with
 from config.prepared import prepared_cursor
 
 _SKIPPED = {ApiSession: {"token_hash"}, Application: {"auth_secret"}, ApiUser: {"password"}}
+# What the lean path's requests (records.lane) read of a caller: accounts.authentication
+# (live_session, same_application), accounts.caller and the records' permission code. A
+# column missing here would load on first access, one statement more per request
+# (tests/records/test_lane.py counts them).
+_LEAN = {
+    ApiSession: ("id", "application_id", "user_id", "updated_at"),
+    Application: ("id", "auth_key"),
+    ApiUser: ("id", "application_id", "tags"),
+}
 _version_sql = "0"
-_statement: str | None = None
+_statements: dict[bool, str] = {}
 
 
 def read_with_session(sql: str) -> None:
     """Have the scalar SQL expression `sql` read by every session statement (one only; the
     app that registers it owns the table it reads). Call it from an AppConfig.ready()."""
-    global _version_sql, _statement
-    _version_sql, _statement = f"({sql})", None
+    global _version_sql
+    _version_sql = f"({sql})"
+    _statements.clear()
 
 
-def _loaded(model) -> list:
+def _loaded(model, lean: bool) -> list:
     """The model's concrete fields the statement loads, in the model's field order (the
     order `Model.from_db` expects)."""
+    if lean:
+        return [f for f in model._meta.concrete_fields if f.attname in _LEAN[model]]
     return [f for f in model._meta.concrete_fields if f.name not in _SKIPPED[model]]
 
 
-_LOADED = {model: [f.attname for f in _loaded(model)] for model in _SKIPPED}
+_LOADED = {
+    lean: {model: [f.attname for f in _loaded(model, lean)] for model in _SKIPPED}
+    for lean in (False, True)
+}
 
 
-def session_sql() -> str:
-    global _statement
-    if _statement is None:
-        _statement = session_sql_with("", "")
-    return _statement
+def session_sql(*, lean: bool = False) -> str:
+    if lean not in _statements:
+        _statements[lean] = session_sql_with("", "", lean=lean)
+    return _statements[lean]
 
 
-def session_sql_with(columns: str, joins: str) -> str:
+def session_sql_with(columns: str, joins: str, *, lean: bool = False) -> str:
     """The session statement with `columns` selected after its own and `joins` after its
     own (an app above reads a row of its own in the same statement: records.lane). The
     token hash is its last parameter, after any in `joins`."""
     own = (
-        [f"s.{f.column}" for f in _loaded(ApiSession)]
-        + [f"a.{f.column}" for f in _loaded(Application)]
-        + [f"u.{f.column}" for f in _loaded(ApiUser)]
+        [f"s.{f.column}" for f in _loaded(ApiSession, lean)]
+        + [f"a.{f.column}" for f in _loaded(Application, lean)]
+        + [f"u.{f.column}" for f in _loaded(ApiUser, lean)]
     )
     return (
         f"SELECT {', '.join(own)}, {_version_sql}{', ' + columns if columns else ''}"
@@ -68,34 +85,36 @@ def session_sql_with(columns: str, joins: str) -> str:
     )
 
 
-def _instance(model, values):
+def _instance(model, names, values):
     """As `model.from_db` with the loaded columns (the others are deferred)."""
-    return instance_with(model, dict(zip(_LOADED[model], values, strict=True)), connection.alias)
+    return instance_with(model, dict(zip(names, values, strict=True)), connection.alias)
 
 
-def session_by_token_hash(token_hash: str) -> tuple[ApiSession, int] | None:
+def session_by_token_hash(token_hash: str, *, lean: bool = False) -> tuple[ApiSession, int] | None:
     """(the session with its application and user attached, the registered number), or
     None when no session has this token hash."""
-    found, _ = session_with(token_hash, session_sql(), [])
+    found, _ = session_with(token_hash, session_sql(lean=lean), [], lean=lean)
     return found
 
 
-# The columns the session statement itself selects: the session's, the application's, the
-# user's, the registered number.
-_S_END = len(_LOADED[ApiSession])
-_A_END = _S_END + len(_LOADED[Application])
-_U_END = _A_END + len(_LOADED[ApiUser])
-
-
-def session_with(token_hash: str, sql: str, params: list):
-    """Run `sql` (from session_sql_with) with the parameters of its joins: ((session,
-    number) or None, the columns after the session statement's own, or None)."""
+def session_with(token_hash: str, sql: str, params: list, *, lean: bool = False):
+    """Run `sql` (from session_sql_with, with the same `lean`) with the parameters of its
+    joins: ((session, number) or None, the columns after the session statement's own, or
+    None)."""
     with prepared_cursor() as cursor:  # planned once per connection
         cursor.execute(sql, [*params, token_hash])
         row = cursor.fetchone()
     if row is None:
         return None, None
-    session = _instance(ApiSession, row[:_S_END])
-    session.application = _instance(Application, row[_S_END:_A_END])
-    session.user = _instance(ApiUser, row[_A_END:_U_END]) if session.user_id else None
-    return (session, row[_U_END] or 0), row[_U_END + 1 :]
+    loaded = _LOADED[lean]
+    # the session's columns, the application's, the user's, the registered number
+    s_end = len(loaded[ApiSession])
+    a_end = s_end + len(loaded[Application])
+    u_end = a_end + len(loaded[ApiUser])
+    session = _instance(ApiSession, loaded[ApiSession], row[:s_end])
+    session.application = _instance(Application, loaded[Application], row[s_end:a_end])
+    if session.user_id:
+        session.user = _instance(ApiUser, loaded[ApiUser], row[a_end:u_end])
+    else:
+        session.user = None
+    return (session, row[u_end] or 0), row[u_end + 1 :]

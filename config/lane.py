@@ -290,13 +290,13 @@ def _caller(request: LaneRequest, the_route: Route, groups: dict):
     fold = None
     if the_route.fold is not None and guess is not None:
         fold = the_route.fold(request, groups, guess)
-    if fold is None:
-        found, extra = session_by_token_hash(token_hash), None
+    if fold is None:  # lean: only the caller's columns these requests read
+        found, extra = session_by_token_hash(token_hash, lean=True), None
     else:
         key = (fold.columns, fold.joins)
         if key not in _fold_statements:
-            _fold_statements[key] = session_sql_with(fold.columns, fold.joins)
-        found, extra = session_with(token_hash, _fold_statements[key], fold.params)
+            _fold_statements[key] = session_sql_with(fold.columns, fold.joins, lean=True)
+        found, extra = session_with(token_hash, _fold_statements[key], fold.params, lean=True)
     found = live_session(found)
     if found is None or not same_application(request.headers.get("cb-authkey"), found[0]):
         raise Decline

@@ -14,7 +14,7 @@ from records.query.rows import INSERT_SQL, SELECT_SQL, UPDATE_SQL
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HOT = {
-    "session": session_sql(),
+    "session": session_sql(lean=True),  # the lean path (config.lane) sends these requests
     "get": SELECT_SQL,
     "create": INSERT_SQL,
     "update": UPDATE_SQL,
