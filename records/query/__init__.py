@@ -42,14 +42,16 @@ class SearchResult:
         return -1 if self.query.last else self.query.limit
 
 
-def search(klass, params: dict, caller) -> SearchResult:
+def search(klass, params: dict, caller, *, listed: bool = False) -> SearchResult:
     """Run a list request for `caller`: one SQL query, permission test included. Its SQL
-    is written by `sql` (lists and counts) or compiled by the ORM (`near`, aggregates)."""
+    is written by `sql` (lists and counts) or compiled by the ORM (`near`, aggregates).
+    `listed`: the records need only the columns a list shows (rows.LISTED; the API's list,
+    which leaves `permissions` out), and `sql`'s pages read only those."""
     query = parse(klass, params)
     if sql.supports(query):
         if query.count:
             return SearchResult(query, count=sql.count(klass, query, caller))
-        return SearchResult(query, records=sql.page(klass, query, caller))
+        return SearchResult(query, records=sql.page(klass, query, caller, listed=listed))
     queryset = filtered(klass, query, caller, "read")
     if query.count:
         return SearchResult(query, count=queryset.count())

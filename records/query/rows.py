@@ -9,6 +9,7 @@ tests/records/test_rows.py checks them against the ORM's own answers.
     write_if_unchanged(record, v) -> True if stored, False if the row changed since `v`
     records_of(queryset)          -> the queryset's records, its rows read here
     records_from(sql, params, db) -> the records a SELECT of whole rows answers
+                                     (or of the LISTED columns: listed=True)
     fetch(sql, params, db)        -> the rows of any other read (records.query.sql's count)
     record_from_row(row, db)      -> the Record of a row of every column, in the table's order
     insert(record)                -> record.save(force_insert=True), one INSERT
@@ -64,6 +65,22 @@ INSERT_SQL = (
     + _WAKE_AFTER_COMMIT
 )
 _DATA = _ATTNAMES.index("data")
+# The columns a list shows (records.serializers.record_json without `permissions`, as the
+# API's list answers): a page of the list reads only these, and the nine permission
+# columns stay deferred (read on first access, as the ORM's `only()` leaves them). Six
+# arrays and three strings less per record: about a fifth of PostgreSQL's time on a page of
+# 20 and a third of the Python that turns its rows into records.
+LISTED = (
+    "id",
+    "application_id",
+    "object_class_id",
+    "parent_id",
+    "user_id",
+    "created_at",
+    "updated_at",
+    "data",
+)
+_LISTED_DATA = LISTED.index("data")
 
 
 def _loads(text):
@@ -126,9 +143,17 @@ def fetch(sql: str, params, alias: str) -> list[tuple]:
         return cursor.fetchall()
 
 
-def records_from(sql: str, params, alias: str) -> list[Record]:
-    """The records of a SELECT of every column of the table, in `_FIELDS` order."""
-    return [record_from_row(row, alias) for row in fetch(sql, params, alias)]
+def records_from(sql: str, params, alias: str, *, listed: bool = False) -> list[Record]:
+    """The records of a SELECT of every column of the table, in `_FIELDS` order, or of the
+    LISTED columns in their order (`listed`)."""
+    if not listed:
+        return [record_from_row(row, alias) for row in fetch(sql, params, alias)]
+    records = []
+    for row in fetch(sql, params, alias):
+        values = list(row)
+        values[_LISTED_DATA] = _loads(values[_LISTED_DATA])
+        records.append(record_with(dict(zip(LISTED, values, strict=True)), alias))
+    return records
 
 
 def records_of(queryset) -> list[Record]:

@@ -10,7 +10,8 @@ type and every permission level, and runs both.
 
     supports(query)                        False for `near` and aggregates: the ORM's
     where(klass, query, caller, action)    -> (sql, params) of the WHERE condition
-    page(klass, query, caller)             -> one page of Records (page_sql: its statement)
+    page(klass, query, caller)             -> one page of Records (page_sql: its statement;
+                                              listed=True: only the columns a list shows)
     count(klass, query, caller)            -> how many records match
     select_ids(klass, query, caller)       -> (sql, params) selecting the matching ids
 
@@ -35,11 +36,13 @@ from records.permissions import READ, class_level, is_allowed
 from records.query.compile import array_candidates
 from records.query.expressions import LATITUDE, LONGITUDE, RAW_TEXT, TEMPLATES
 from records.query.parse import Query, SystemField
-from records.query.rows import fetch, records_from
+from records.query.rows import LISTED, fetch, records_from
 
 TABLE = f'"{Record._meta.db_table}"'
 DATA = f'{TABLE}."data"'
 SELECT = "SELECT " + ", ".join(f'{TABLE}."{f.column}"' for f in Record._meta.concrete_fields)
+_COLUMNS = {f.attname: f.column for f in Record._meta.concrete_fields}
+SELECT_LISTED = "SELECT " + ", ".join(f'{TABLE}."{_COLUMNS[name]}"' for name in LISTED)
 COUNT = 'SELECT COUNT(*) AS "__count"'
 
 
@@ -351,23 +354,25 @@ def order_by(query: Query, reverse: bool = False) -> str:
     return ", ".join(parts)
 
 
-def page_sql(klass, query: Query, caller) -> tuple[str, list]:
+def page_sql(klass, query: Query, caller, *, listed: bool = False) -> tuple[str, list]:
     """The statement of compile.page(query, ordered(..., filtered(...))): one page, or the
-    last record for `limit=-1`. Raises EmptyResultSet when it can find nothing."""
+    last record for `limit=-1`, of every column or (`listed`) of rows.LISTED. Raises
+    EmptyResultSet when it can find nothing."""
     limit, skip = (1, 0) if query.last else (query.limit, query.skip)
     if limit == 0:  # the ORM sends nothing for an empty slice
         raise EmptyResultSet
     condition, params = where(klass, query, caller)
-    sql = f"{SELECT} FROM {TABLE} WHERE {condition} ORDER BY {order_by(query, query.last)}"
+    select = SELECT_LISTED if listed else SELECT
+    sql = f"{select} FROM {TABLE} WHERE {condition} ORDER BY {order_by(query, query.last)}"
     return sql + f" LIMIT {limit}" + (f" OFFSET {skip}" if skip else ""), params
 
 
-def page(klass, query: Query, caller) -> list[Record]:
+def page(klass, query: Query, caller, *, listed: bool = False) -> list[Record]:
     try:
-        sql, params = page_sql(klass, query, caller)
+        sql, params = page_sql(klass, query, caller, listed=listed)
     except EmptyResultSet:
         return []
-    return records_from(sql, params, router.db_for_read(Record))
+    return records_from(sql, params, router.db_for_read(Record), listed=listed)
 
 
 def select_ids(klass, query: Query, caller, action: str = READ) -> tuple[str, list]:

@@ -7,6 +7,8 @@ import logging
 
 import pytest
 import requests
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
@@ -166,6 +168,37 @@ def test_a_request_the_lean_path_declines_is_answered_once(world, django_assert_
     with django_assert_num_queries(1):
         response = _call(world["owner"], "GET", f"/data/profile/{world['mine']}")
     assert response.status_code == 200
+
+
+BUSY = [  # the statements each sends once its token and class were seen
+    ("GET", "/data/profile/{mine}", None, 1),  # the record read by the session's own
+    ("GET", "/data/profile?age[gte]=30&sort_desc=age", None, 2),
+    ("GET", "/data/profile?age[gte]=30&count=1", None, 2),
+    ("POST", "/data/profile", {"age": 3}, 2),
+    ("PUT", "/data/profile/{mine}", {"inc": {"age": 2}}, 2),
+]
+
+
+@pytest.mark.parametrize("method, path, body, statements", BUSY)
+def test_the_busy_requests_send_the_session_statement_and_their_own_only(
+    world, owner, method, path, body, statements
+):
+    """The session statement of these requests loads only what they read of the caller,
+    and a list only the columns it shows: anything left out that were read after all
+    would cost a statement more (Django loads a deferred column on first access)."""
+    owner.tags = ["team"]  # read by the permission gate
+    owner.save()
+    path = path.format(**world)
+    for _ in range(2):  # the token's application guessed, the class cached
+        _call(world["owner"], method, path, body)
+    with CaptureQueriesContext(connection) as queries:
+        response = _call(world["owner"], method, path, body)
+    assert response.status_code in (200, 201), response.content
+    assert len(queries) == statements, [q["sql"][:120] for q in queries]
+    if "sort_desc" in path:
+        selected = queries[-1]["sql"].split(" FROM ")[0]
+        assert '"data"' in selected and "read_ids" not in selected and "_access" not in selected
+        assert [r["age"] for r in response.json()["items"]] == [50, 41, 30]
 
 
 @pytest.mark.parametrize("lane", [True, False])
