@@ -87,7 +87,11 @@ class ServerProcess:
         workers: int | None = None,
         kind: str = "uvicorn",
         stdout=None,
+        root: Path | None = None,
+        argv: list | None = None,
     ):
+        """`root` and `argv`: another checkout of the project and its own command line
+        (bench/revisions.py serves two revisions side by side); by default this one's."""
         import subprocess
         import tempfile
 
@@ -101,8 +105,8 @@ class ServerProcess:
         netloc = f"[{host}]" if ":" in host else host
         self.url = f"http://{netloc}:{self.port}"
         self.process = subprocess.Popen(
-            command(host, self.port, workers=workers, kind=kind),
-            cwd=Path(__file__).resolve().parent.parent,
+            argv or command(host, self.port, workers=workers, kind=kind),
+            cwd=root or Path(__file__).resolve().parent.parent,
             env={**os.environ, **env},
             stdout=stdout,
             stderr=subprocess.STDOUT if stdout is not None else None,
