@@ -68,8 +68,8 @@ _DATA = _ATTNAMES.index("data")
 # The columns a list shows (records.serializers.record_json without `permissions`, as the
 # API's list answers): a page of the list reads only these, and the nine permission
 # columns stay deferred (read on first access, as the ORM's `only()` leaves them). Six
-# arrays and three strings less per record: about a fifth of PostgreSQL's time on a page of
-# 20 and a third of the Python that turns its rows into records.
+# arrays and three strings less per record: for a page of 20, about a tenth of
+# PostgreSQL's CPU (95 -> 85 µs) and a fifth of the Python that reads it (119 -> 97 µs).
 LISTED = (
     "id",
     "application_id",
