@@ -68,3 +68,38 @@ def test_requests_one_at_a_time_keep_to_the_same_threads_and_connections(app_ser
     for _ in range(12):
         assert get(server.url + "/health")[0] == 200  # reads the database
     assert backends() - before <= 2  # taken in turn, all four served (and connected)
+
+
+# A stand-in server: answers /health/live and says which folder it was started in.
+_STAND_IN = """
+import http.server, os, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = os.getcwd().encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def test_a_server_process_runs_another_checkout_with_its_own_command(tmp_path):
+    """bench/revisions.py serves an older revision from its own checkout and command."""
+    import sys
+
+    from ops.server import ServerProcess, free_port
+
+    port = free_port()
+    server = ServerProcess(
+        port=port, root=tmp_path, argv=[sys.executable, "-c", _STAND_IN, str(port)]
+    )
+    try:
+        server.wait_ready(timeout=30)
+        with urllib.request.urlopen(server.url + "/health/live", timeout=10) as response:
+            assert response.read().decode() == str(tmp_path)
+    finally:
+        server.stop(timeout=10)
+    assert server.process.poll() is not None
