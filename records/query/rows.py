@@ -130,9 +130,14 @@ def _found(row, alias: str) -> tuple[Record, str]:
 
 def record_from_row(row, alias: str) -> Record:
     """A Record of one row of every column (records.models.record_with)."""
+    return _record(row, alias, _ATTNAMES, _DATA)
+
+
+def _record(row, alias: str, columns, data_at: int) -> Record:
+    """A Record of one row of `columns`, `data` at `data_at` (those left out are deferred)."""
     values = list(row)
-    values[_DATA] = _loads(values[_DATA])
-    return record_with(dict(zip(_ATTNAMES, values, strict=True)), alias)
+    values[data_at] = _loads(values[data_at])
+    return record_with(dict(zip(columns, values, strict=True)), alias)
 
 
 def fetch(sql: str, params, alias: str) -> list[tuple]:
@@ -146,14 +151,8 @@ def fetch(sql: str, params, alias: str) -> list[tuple]:
 def records_from(sql: str, params, alias: str, *, listed: bool = False) -> list[Record]:
     """The records of a SELECT of every column of the table, in `_FIELDS` order, or of the
     LISTED columns in their order (`listed`)."""
-    if not listed:
-        return [record_from_row(row, alias) for row in fetch(sql, params, alias)]
-    records = []
-    for row in fetch(sql, params, alias):
-        values = list(row)
-        values[_LISTED_DATA] = _loads(values[_LISTED_DATA])
-        records.append(record_with(dict(zip(LISTED, values, strict=True)), alias))
-    return records
+    columns, data_at = (LISTED, _LISTED_DATA) if listed else (_ATTNAMES, _DATA)
+    return [_record(row, alias, columns, data_at) for row in fetch(sql, params, alias)]
 
 
 def records_of(queryset) -> list[Record]:
