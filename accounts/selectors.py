@@ -61,6 +61,17 @@ _LOADED = {
 }
 
 
+def _ends(loaded: dict) -> tuple[int, int, int]:
+    """Where the session's columns, the application's and the user's end in the row (the
+    registered number follows them)."""
+    s_end = len(loaded[ApiSession])
+    a_end = s_end + len(loaded[Application])
+    return s_end, a_end, a_end + len(loaded[ApiUser])
+
+
+_ENDS = {lean: _ends(loaded) for lean, loaded in _LOADED.items()}
+
+
 def session_sql(*, lean: bool = False) -> str:
     if lean not in _statements:
         _statements[lean] = session_sql_with("", "", lean=lean)
@@ -107,11 +118,7 @@ def session_with(token_hash: str, sql: str, params: list, *, lean: bool = False)
         row = cursor.fetchone()
     if row is None:
         return None, None
-    loaded = _LOADED[lean]
-    # the session's columns, the application's, the user's, the registered number
-    s_end = len(loaded[ApiSession])
-    a_end = s_end + len(loaded[Application])
-    u_end = a_end + len(loaded[ApiUser])
+    loaded, (s_end, a_end, u_end) = _LOADED[lean], _ENDS[lean]
     session = _instance(ApiSession, loaded[ApiSession], row[:s_end])
     session.application = _instance(Application, loaded[Application], row[s_end:a_end])
     if session.user_id:
