@@ -1,0 +1,204 @@
+"""What a write costs PostgreSQL: the API's own INSERT and in-place UPDATE, taken apart.
+
+    .venv/bin/python bench/write_cost.py [--records 100000] [--rounds 5] [--statements 300]
+
+It loads a class like bench/peers.py's (`n` Integer, indexed; `score`, `name`, `tags`) and
+sends one create and one `{"inc": {"n": 1}}` update through the API, recording the exact
+statements (text and parameters) the records module sends for them. Then it runs each of
+those statements again and again under `EXPLAIN (ANALYZE)`, each in its own transaction
+with its commit (a fresh id for every insert, a random record for every update), and
+prints where PostgreSQL's time went: the statement's own work (the row and its index
+entries), each trigger (the events journal, the class's foreign key), and the whole
+execution; and the WAL each statement writes with its commit. The same is measured with
+the journal's triggers disabled, in the same rounds, interleaved, so its share can be read
+off side by side. Medians of the rounds' means.
+
+EXPLAIN ANALYZE times every plan node, which adds a little to every figure; the parts are
+comparable with each other, and the "execution" row with what pg_stat_statements reports
+under load only roughly. Planning is left out: the server prepares these statements.
+DATABASE_URL, if set, is used instead of a private embedded PostgreSQL (the tables are
+created in it: give it an empty database).
+"""
+
+import argparse
+import collections
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._live import Database  # noqa: E402
+from bench.peers import record_values  # noqa: E402
+
+JOURNAL_TRIGGERS = ("events_journal_insert", "events_journal_update")
+
+
+def load(count: int) -> dict:
+    """The application, a user and its session, the class and `count` records (COPY)."""
+    from django.db import connection
+
+    from accounts.models import ApiSession, ApiUser, Application
+    from classes.services import class_create, field_set_indexed
+    from records.ids import new_object_id
+
+    app = Application.objects.create(name="write cost")
+    user = ApiUser(application=app, login="bench")
+    user.set_password("bench-password-1")
+    user.save()
+    _, token = ApiSession.open(application=app, user=user)
+    fields = [
+        {"name": "n", "type": "integer"},
+        {"name": "score", "type": "float"},
+        {"name": "name", "type": "string"},
+        {"name": "tags", "type": "array"},
+    ]
+    klass = class_create(application=app, name="item", fields=fields)
+    columns = (
+        "id, application_id, object_class_id, user_id, created_at, updated_at, data,"
+        " read_access, read_ids, read_groups, update_access, update_ids, update_groups,"
+        " delete_access, delete_ids, delete_groups"
+    )
+    stamp, ids = int(time.time()), []
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY records_record ({columns}) FROM STDIN") as copy:
+            for values in record_values(count):
+                ids.append(new_object_id(at=stamp))
+                copy.write_row(
+                    (ids[-1], app.pk, klass.pk, user.pk, stamp, stamp, json.dumps(values))
+                    + ("open", [], [], "owner", [], [], "owner", [], [])
+                )
+    field_set_indexed(field=klass.fields.get(name="n"), indexed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE records_record")
+    return {"token": token, "ids": ids}
+
+
+def api_statements(token: str, record_id: str) -> dict:
+    """The INSERT of a create and the UPDATE of an `inc`, as the API sends them, with the
+    position of the record's id among their parameters."""
+    from django.db import connection
+    from django.test import Client
+
+    sent = []
+
+    def capture(execute, sql, params, many, context):
+        sent.append((sql, list(params or ())))
+        return execute(sql, params, many, context)
+
+    client = Client(headers={"CB-Token": token})
+    body = {"n": 7, "score": 2.5, "name": "written", "tags": ["a", "b"]}
+    with connection.execute_wrapper(capture):
+        created = client.post("/data/item", body, content_type="application/json")
+        updated = client.put(
+            f"/data/item/{record_id}", {"inc": {"n": 1}}, content_type="application/json"
+        )
+    if created.status_code != 201 or updated.status_code != 200:
+        raise SystemExit(f"the API answered {created.status_code} and {updated.status_code}")
+    found = {}
+    for sql, params in sent:
+        if sql.startswith("INSERT INTO records_record"):
+            found["create"] = (sql, params, params.index(created.json()["_id"]))
+        elif sql.startswith('UPDATE "records_record" SET "data"'):
+            found["update"] = (sql, params, params.index(record_id))
+    if set(found) != {"create", "update"}:
+        raise SystemExit(f"not the statements expected: {[s[:60] for s, _ in sent]}")
+    return found
+
+
+def explain(cursor, sql: str, params: list) -> dict:
+    """One execution's parts in µs."""
+    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+    plan = cursor.fetchone()[0]
+    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]
+    if plan["Plan"]["Actual Rows"] != 1:
+        raise SystemExit(f"a statement wrote {plan['Plan']['Actual Rows']} rows, not 1")
+    parts = {"the statement (row, index entries)": plan["Plan"]["Actual Total Time"]}
+    for trigger in plan.get("Triggers", []):
+        name = trigger["Trigger Name"]
+        if name.startswith("RI_ConstraintTrigger"):
+            name = "foreign key of the class"
+        parts[f"trigger: {name}"] = parts.get(f"trigger: {name}", 0) + trigger["Time"]
+    parts["execution, all"] = plan["Execution Time"]
+    return {part: ms * 1000 for part, ms in parts.items()}
+
+
+def wal_position(cursor) -> int:
+    cursor.execute("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")
+    return int(cursor.fetchone()[0])
+
+
+def measure(statement, ids: list, count: int, rng: random.Random) -> dict:
+    """Means over `count` executions, each committed on its own."""
+    from django.db import connection
+
+    from records.ids import new_object_id
+
+    sql, params, at = statement
+    totals: dict = collections.defaultdict(float)
+    with connection.cursor() as cursor:
+        start = wal_position(cursor)
+        for _ in range(count):
+            params[at] = new_object_id() if sql.startswith("INSERT") else rng.choice(ids)
+            for part, us in explain(cursor, sql, params).items():
+                totals[part] += us
+        totals["WAL bytes, commit included"] = wal_position(cursor) - start
+    return {part: total / count for part, total in totals.items()}
+
+
+def journal(enabled: bool) -> None:
+    from django.db import connection
+
+    verb = "ENABLE" if enabled else "DISABLE"
+    with connection.cursor() as cursor:
+        for trigger in JOURNAL_TRIGGERS:
+            cursor.execute(f"ALTER TABLE records_record {verb} TRIGGER {trigger}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--statements", type=int, default=300, help="per round and variant")
+    args = parser.parse_args()
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory(prefix="write-cost-") as tmp:
+        database = Database(Path(tmp))
+        try:
+            loaded = load(args.records)
+            statements = api_statements(loaded["token"], loaded["ids"][0])
+            variants = {"as served": True, "journal off": False}
+            results: dict = collections.defaultdict(list)
+            for number in range(args.rounds):
+                order = list(variants) if number % 2 == 0 else list(reversed(variants))
+                for variant in order:
+                    journal(variants[variant])
+                    for op, statement in statements.items():
+                        figures = measure(statement, loaded["ids"], args.statements, rng)
+                        results[(op, variant)].append(figures)
+                print(f"round {number + 1} of {args.rounds}", file=sys.stderr, flush=True)
+            journal(True)
+        finally:
+            database.stop()
+    print(
+        f"\nwhat the API's writes cost PostgreSQL: {args.records:,} records, {args.rounds}"
+        f" rounds of {args.statements} statements per variant, medians of the rounds' means"
+    )
+    print(f"{'write':<7} {'part':<48} {'as served':>10} {'journal off':>12}")
+    for op in statements:
+        parts = list(dict.fromkeys(p for r in results[(op, "as served")] for p in r))
+        for part in parts:
+            cells = []
+            for variant in variants:
+                values = [r[part] for r in results[(op, variant)] if part in r]
+                unit = "" if part.startswith("WAL") else " µs"
+                cells.append(f"{statistics.median(values):,.1f}{unit}" if values else "-")
+            print(f"{op:<7} {part:<48} {cells[0]:>10} {cells[1]:>12}")
+
+
+if __name__ == "__main__":
+    main()

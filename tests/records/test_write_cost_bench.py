@@ -1,0 +1,58 @@
+"""bench/write_cost.py takes apart the statements the API really sends for a create and an
+`inc` update: if their text changes shape, it must still find them and run them."""
+
+import random
+
+import pytest
+from django.db import connection
+
+from bench import write_cost
+from records.models import Record
+from tests.conftest import token_for
+from tests.records.conftest import make_class
+
+FIELDS = [("n", "integer"), ("score", "float"), ("name", "string"), ("tags", "array")]
+
+
+@pytest.fixture
+def item(application):
+    return make_class(application, "item", FIELDS)
+
+
+def test_it_runs_the_apis_own_insert_and_update(api_for, owner, item):
+    token = token_for(item.application, owner)
+    status, body = api_for(owner).post("/data/item", {"n": 1})
+    assert status == 201
+    first = body["_id"]
+
+    statements = write_cost.api_statements(token, first)
+
+    assert set(statements) == {"create", "update"}
+    assert Record.objects.get(pk=first).data["n"] == 2  # the API's own inc, captured
+    rng = random.Random(1)
+    created = write_cost.measure(statements["create"], [first], 3, rng)
+    updated = write_cost.measure(statements["update"], [first], 3, rng)
+    # three more records, each with a fresh id; the record incremented three more times
+    assert Record.objects.filter(object_class=item, data__name="written").count() == 4
+    assert Record.objects.get(pk=first).data["n"] == 5
+    for figures in (created, updated):
+        journal = next(part for part in figures if part.startswith("trigger: events_journal"))
+        assert 0 < figures[journal] < figures["execution, all"]
+        assert figures["WAL bytes, commit included"] > 0
+
+
+def test_with_the_journal_off_no_journal_trigger_runs(api_for, owner, item):
+    token = token_for(item.application, owner)
+    status, body = api_for(owner).post("/data/item", {"n": 1})
+    assert status == 201
+    first = body["_id"]
+    statements = write_cost.api_statements(token, first)
+    with connection.cursor() as cursor:  # the test's transaction holds deferred key checks
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+    write_cost.journal(False)
+    figures = write_cost.measure(statements["update"], [first], 2, random.Random(1))
+    write_cost.journal(True)
+
+    assert not any(part.startswith("trigger: events_journal") for part in figures)
+    assert Record.objects.get(pk=first).data["n"] == 4
