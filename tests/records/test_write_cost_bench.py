@@ -56,3 +56,24 @@ def test_with_the_journal_off_no_journal_trigger_runs(api_for, owner, item):
 
     assert not any(part.startswith("trigger: events_journal") for part in figures)
     assert Record.objects.get(pk=first).data["n"] == 4
+
+
+def test_the_floor_is_given_the_statements_the_api_sends(api_for, owner, item):
+    """bench/async_floor.py replays these statements: the create's with a fresh id and
+    the request's body, the update's with the path's id, the list's as they are."""
+    from bench import async_floor
+
+    token = token_for(item.application, owner)
+    ids = [api_for(owner).post("/data/item", {"n": 100_000 + i})[1]["_id"] for i in range(3)]
+
+    plan = async_floor.plan(token, ids)
+
+    assert plan["listed"] == 3
+    create, update, page = (
+        plan["requests"][key] for key in ("POST /data/item", "PUT /data/item/*", "GET /data/item")
+    )
+    assert create["sql"].startswith("INSERT INTO records_record")
+    assert create["params"][create["fresh"]] != ids[0]  # the API's own create, not a given id
+    assert create["params"][create["body"]].startswith("{")
+    assert update["params"][update["path_id"]] == ids[0]
+    assert page["sql"].startswith("SELECT") and "LIMIT 20" in page["sql"]
