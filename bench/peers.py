@@ -280,6 +280,46 @@ def record_values(count: int, seed: int = 42):
         }
 
 
+def load_items(count: int, application_name: str) -> tuple[str, list]:
+    """On the database Django is set up on, through the project's code: an application, a
+    user and its session, the class `item` and `count` records (COPY, like
+    bench/records_bench.py), `n` indexed. (the session's token, the records' ids)"""
+    from django.db import connection
+
+    from accounts.models import ApiSession, ApiUser, Application
+    from classes.services import class_create, field_set_indexed
+    from records.ids import new_object_id
+
+    app = Application.objects.create(name=application_name)
+    user = ApiUser(application=app, login="bench")
+    user.set_password("bench-password-1")
+    user.save()
+    _, token = ApiSession.open(application=app, user=user)
+    fields = [
+        {"name": "n", "type": "integer"},
+        {"name": "score", "type": "float"},
+        {"name": "name", "type": "string"},
+        {"name": "tags", "type": "array"},
+    ]
+    klass = class_create(application=app, name="item", fields=fields)
+    columns = (
+        "id, application_id, object_class_id, user_id, created_at, updated_at, data,"
+        " read_access, read_ids, read_groups, update_access, update_ids, update_groups,"
+        " delete_access, delete_ids, delete_groups"
+    )
+    stamp, ids = int(time.time()), []
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY records_record ({columns}) FROM STDIN") as copy:
+            for values in record_values(count):
+                ids.append(new_object_id(at=stamp))
+                copy.write_row(
+                    (ids[-1], app.pk, klass.pk, user.pk, stamp, stamp, json.dumps(values))
+                    + ("open", [], [], "owner", [], [], "owner", [], [])
+                )
+    field_set_indexed(field=klass.fields.get(name="n"), indexed=True)
+    return token, ids
+
+
 class Http:
     """One keep-alive connection for the set-up requests."""
 
@@ -361,39 +401,8 @@ class Cube(Contender):
         from django.core.management import call_command
         from django.db import connection
 
-        from accounts.models import ApiSession, ApiUser, Application
-        from classes.services import class_create, field_set_indexed
-        from records.ids import new_object_id
-
         call_command("migrate", verbosity=0)
-        app = Application.objects.create(name="peers")
-        user = ApiUser(application=app, login="bench")
-        user.set_password("bench-password-1")
-        user.save()
-        _, self.token = ApiSession.open(application=app, user=user)
-        fields = [
-            {"name": "n", "type": "integer"},
-            {"name": "score", "type": "float"},
-            {"name": "name", "type": "string"},
-            {"name": "tags", "type": "array"},
-        ]
-        klass = class_create(application=app, name="item", fields=fields)
-        columns = (
-            "id, application_id, object_class_id, user_id, created_at, updated_at, data,"
-            " read_access, read_ids, read_groups, update_access, update_ids, update_groups,"
-            " delete_access, delete_ids, delete_groups"
-        )
-        stamp, self.ids = int(time.time()), []
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY records_record ({columns}) FROM STDIN") as copy:
-                for values in record_values(count):
-                    rid = new_object_id(at=stamp)
-                    self.ids.append(rid)
-                    copy.write_row(
-                        (rid, app.pk, klass.pk, user.pk, stamp, stamp, json.dumps(values))
-                        + ("open", [], [], "owner", [], [], "owner", [], [])
-                    )
-        field_set_indexed(field=klass.fields.get(name="n"), indexed=True)
+        self.token, self.ids = load_items(count, "peers")
         connection.close()
         self.headers = {"CB-Token": self.token, "Content-Type": "application/json"}
 

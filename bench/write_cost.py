@@ -27,52 +27,21 @@ import random
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._live import Database  # noqa: E402
-from bench.peers import record_values  # noqa: E402
+from bench.peers import load_items  # noqa: E402
 
 JOURNAL_TRIGGERS = ("events_journal_insert", "events_journal_update")
 
 
 def load(count: int) -> dict:
-    """The application, a user and its session, the class and `count` records (COPY)."""
+    """bench/peers.py's application, user, session, class and `count` records, analysed."""
     from django.db import connection
 
-    from accounts.models import ApiSession, ApiUser, Application
-    from classes.services import class_create, field_set_indexed
-    from records.ids import new_object_id
-
-    app = Application.objects.create(name="write cost")
-    user = ApiUser(application=app, login="bench")
-    user.set_password("bench-password-1")
-    user.save()
-    _, token = ApiSession.open(application=app, user=user)
-    fields = [
-        {"name": "n", "type": "integer"},
-        {"name": "score", "type": "float"},
-        {"name": "name", "type": "string"},
-        {"name": "tags", "type": "array"},
-    ]
-    klass = class_create(application=app, name="item", fields=fields)
-    columns = (
-        "id, application_id, object_class_id, user_id, created_at, updated_at, data,"
-        " read_access, read_ids, read_groups, update_access, update_ids, update_groups,"
-        " delete_access, delete_ids, delete_groups"
-    )
-    stamp, ids = int(time.time()), []
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY records_record ({columns}) FROM STDIN") as copy:
-            for values in record_values(count):
-                ids.append(new_object_id(at=stamp))
-                copy.write_row(
-                    (ids[-1], app.pk, klass.pk, user.pk, stamp, stamp, json.dumps(values))
-                    + ("open", [], [], "owner", [], [], "owner", [], [])
-                )
-    field_set_indexed(field=klass.fields.get(name="n"), indexed=True)
+    token, ids = load_items(count, "write cost")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE records_record")
     return {"token": token, "ids": ids}

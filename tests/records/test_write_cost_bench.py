@@ -19,13 +19,17 @@ def item(application):
     return make_class(application, "item", FIELDS)
 
 
-def test_it_runs_the_apis_own_insert_and_update(api_for, owner, item):
-    token = token_for(item.application, owner)
+@pytest.fixture
+def caught(api_for, owner, item):
+    """(a record the owner made with n = 1, the statements the API sent for a create and
+    for an increment of that record)"""
     status, body = api_for(owner).post("/data/item", {"n": 1})
     assert status == 201
-    first = body["_id"]
+    return body["_id"], write_cost.api_statements(token_for(item.application, owner), body["_id"])
 
-    statements = write_cost.api_statements(token, first)
+
+def test_it_runs_the_apis_own_insert_and_update(caught, item):
+    first, statements = caught
 
     assert set(statements) == {"create", "update"}
     assert Record.objects.get(pk=first).data["n"] == 2  # the API's own inc, captured
@@ -41,12 +45,8 @@ def test_it_runs_the_apis_own_insert_and_update(api_for, owner, item):
         assert figures["WAL bytes, commit included"] > 0
 
 
-def test_with_the_journal_off_no_journal_trigger_runs(api_for, owner, item):
-    token = token_for(item.application, owner)
-    status, body = api_for(owner).post("/data/item", {"n": 1})
-    assert status == 201
-    first = body["_id"]
-    statements = write_cost.api_statements(token, first)
+def test_with_the_journal_off_no_journal_trigger_runs(caught):
+    first, statements = caught
     with connection.cursor() as cursor:  # the test's transaction holds deferred key checks
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
