@@ -1,8 +1,9 @@
 """The ASGI application of bench/async_floor.py: the statements cubebase sends for a
-request, sent from the event loop on an asynchronous psycopg pool, and nothing else.
+request, and nothing else, sent from the event loop on an asynchronous psycopg pool
+(FLOOR_MODE=loop) or from a pool of threads with a synchronous connection each (thread).
 
-No Django, no thread, no validation, no permission gate, no log line: a floor to measure
-against, not a server. FLOOR_PLAN (JSON, written by bench/async_floor.py) holds the session
+No Django, no validation, no permission gate, no log line: a floor to measure against, not
+a server. FLOOR_PLAN (JSON, written by bench/async_floor.py) holds the session
 statement and, per request path and method, the statement the API sent for it with its
 parameters; `fresh` names the parameter that takes a new record id (a create) and `body`
 the one that takes the request's body (its JSON), `path_id` the one that takes the
@@ -30,11 +31,10 @@ local = threading.local()
 
 
 async def _lifespan(receive, send) -> None:
-    global pool
+    global pool, threads
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup" and MODE == "thread":
-            global threads
             threads = ThreadPoolExecutor(THREADS)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.startup":

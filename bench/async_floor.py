@@ -41,16 +41,9 @@ BODY = '{"n":1,"score":2.5,"name":"x","tags":["a","b"]}'
 
 def list_statement(token: str) -> tuple[str, list, int]:
     """The page statement the API sends for LIST_PATH, and how many records it answered."""
-    from django.db import connection
     from django.test import Client
 
-    sent = []
-
-    def capture(execute, sql, params, many, context):
-        sent.append((sql, list(params or ())))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(capture):
+    with write_cost.statements_sent() as sent:
         answer = Client(headers={"CB-Token": token}).get(LIST_PATH)
     if answer.status_code != 200:
         raise SystemExit(f"the list answered {answer.status_code}")
@@ -170,10 +163,6 @@ def main() -> None:
         try:
             loaded = write_cost.load(args.records)
             floor_plan = plan(loaded["token"], loaded["ids"])
-            floor_plan["requests"]["PUT /data/item/*"]["params"] = [
-                None if i == floor_plan["requests"]["PUT /data/item/*"]["path_id"] else p
-                for i, p in enumerate(floor_plan["requests"]["PUT /data/item/*"]["params"])
-            ]
             from django.db import connection
 
             connection.close()

@@ -2,16 +2,16 @@
 
     .venv/bin/python bench/write_cost.py [--records 100000] [--rounds 5] [--statements 300]
 
-It loads a class like bench/peers.py's (`n` Integer, indexed; `score`, `name`, `tags`) and
-sends one create and one `{"inc": {"n": 1}}` update through the API, recording the exact
-statements (text and parameters) the records module sends for them. Then it runs each of
-those statements again and again under `EXPLAIN (ANALYZE)`, each in its own transaction
-with its commit (a fresh id for every insert, a random record for every update), and
-prints where PostgreSQL's time went: the statement's own work (the row and its index
-entries), each trigger (the events journal, the class's foreign key), and the whole
-execution; and the WAL each statement writes with its commit. The same is measured with
-the journal's triggers disabled, in the same rounds, interleaved, so its share can be read
-off side by side. Medians of the rounds' means.
+It loads bench/peers.py's class (`n` Integer, indexed; `score`, `name`, `tags`) and its
+records, then sends one create and one `{"inc": {"n": 1}}` update through the API,
+recording the exact statements (text and parameters) the records module sends for them.
+Then it runs each of those statements again and again under `EXPLAIN (ANALYZE)`, each in
+its own transaction with its commit (a fresh id for every insert, a random record for
+every update), and prints where PostgreSQL's time went: the statement's own work (the row
+and its index entries), each trigger (the events journal, the class's foreign key), and
+the whole execution; and the WAL each statement writes with its commit. The same is
+measured with the journal's triggers disabled, in the same rounds, interleaved, so its
+share can be read off side by side. Medians of the rounds' means.
 
 EXPLAIN ANALYZE times every plan node, which adds a little to every figure; the parts are
 comparable with each other, and the "execution" row with what pg_stat_statements reports
@@ -22,6 +22,7 @@ created in it: give it an empty database).
 
 import argparse
 import collections
+import contextlib
 import json
 import random
 import statistics
@@ -47,11 +48,10 @@ def load(count: int) -> dict:
     return {"token": token, "ids": ids}
 
 
-def api_statements(token: str, record_id: str) -> dict:
-    """The INSERT of a create and the UPDATE of an `inc`, as the API sends them, with the
-    position of the record's id among their parameters."""
+@contextlib.contextmanager
+def statements_sent():
+    """[(sql, params)] of every statement sent on Django's connection inside the block."""
     from django.db import connection
-    from django.test import Client
 
     sent = []
 
@@ -59,9 +59,18 @@ def api_statements(token: str, record_id: str) -> dict:
         sent.append((sql, list(params or ())))
         return execute(sql, params, many, context)
 
+    with connection.execute_wrapper(capture):
+        yield sent
+
+
+def api_statements(token: str, record_id: str) -> dict:
+    """The INSERT of a create and the UPDATE of an `inc`, as the API sends them, with the
+    position of the record's id among their parameters."""
+    from django.test import Client
+
     client = Client(headers={"CB-Token": token})
     body = {"n": 7, "score": 2.5, "name": "written", "tags": ["a", "b"]}
-    with connection.execute_wrapper(capture):
+    with statements_sent() as sent:
         created = client.post("/data/item", body, content_type="application/json")
         updated = client.put(
             f"/data/item/{record_id}", {"inc": {"n": 1}}, content_type="application/json"
@@ -150,8 +159,8 @@ def main() -> None:
                         figures = measure(statement, loaded["ids"], args.statements, rng)
                         results[(op, variant)].append(figures)
                 print(f"round {number + 1} of {args.rounds}", file=sys.stderr, flush=True)
-            journal(True)
         finally:
+            journal(True)  # never left off, even when a run is cut short
             database.stop()
     print(
         f"\nwhat the API's writes cost PostgreSQL: {args.records:,} records, {args.rounds}"
