@@ -1,0 +1,96 @@
+"""Each worker of the production server runs, with all its threads, on one CPU of those the
+server may use, the CPUs dealt out evenly (ops.uvicorn_worker.CpuPins); a worker that
+replaces a dead one takes its CPU; WORKER_CPU_PINNING=0 leaves them to the kernel."""
+
+import os
+import signal
+import time
+import urllib.request
+from collections import Counter
+
+import psutil
+
+from ops.uvicorn_worker import CpuPins
+
+CPUS = os.sched_getaffinity(0)
+
+
+def workers_of(server) -> list[psutil.Process]:
+    return psutil.Process(server.pid).children()
+
+
+def cpus_of_threads(worker: psutil.Process) -> list[set]:
+    """The CPUs each thread of the worker may run on."""
+    return [os.sched_getaffinity(thread.id) for thread in worker.threads()]
+
+
+def busy(server, requests: int = 30) -> None:
+    """Requests enough for the workers' threads to exist."""
+    for _ in range(requests):
+        with urllib.request.urlopen(server.url + "/health", timeout=10) as answer:
+            assert answer.status == 200
+
+
+def test_each_worker_and_its_threads_keep_to_one_cpu_dealt_out_evenly(app_servers):
+    (server,) = app_servers.start(workers=3)
+    busy(server)
+    pinned, threads_seen = [], 0
+    for worker in workers_of(server):
+        threads = cpus_of_threads(worker)
+        threads_seen += len(threads)
+        if len(CPUS) == 1:  # nothing to deal out: left as it was
+            assert all(cpus == CPUS for cpus in threads)
+            continue
+        assert all(len(cpus) == 1 and cpus == threads[0] for cpus in threads), threads
+        pinned.append(next(iter(threads[0])))
+    assert threads_seen > 3  # threads started after the fork (the pooled ones) among them
+    if len(CPUS) > 1:
+        per_cpu = Counter(pinned)
+        assert set(per_cpu) <= CPUS
+        assert len(per_cpu) == min(3, len(CPUS))  # as many CPUs as can be used
+        assert max(per_cpu.values()) - min(per_cpu.values()) <= 1
+
+
+def test_a_worker_that_replaces_a_dead_one_takes_its_cpu(app_servers):
+    (server,) = app_servers.start(workers=2)
+    busy(server)
+    before = {worker.pid: os.sched_getaffinity(worker.pid) for worker in workers_of(server)}
+    victim = min(before)
+    assert len(before[victim]) == 1 or len(CPUS) == 1
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = {worker.pid: worker for worker in workers_of(server)}
+        born = [pid for pid in now if pid not in before]
+        if born and len(now) == 2:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("no worker replaced the dead one")
+    server.wait_ready()
+    assert os.sched_getaffinity(born[0]) == before[victim]
+
+
+def test_with_pinning_off_the_workers_may_run_on_every_cpu(app_servers):
+    (server,) = app_servers.start(workers=2, env={"WORKER_CPU_PINNING": "0"})
+    busy(server)
+    for worker in workers_of(server):
+        assert all(cpus == CPUS for cpus in cpus_of_threads(worker))
+
+
+class FakeWorker:
+    def __init__(self, pid):
+        self.pid = pid
+
+
+def test_cpus_go_to_the_fewest_living_workers_first():
+    pins = CpuPins({0, 1, 2})
+    workers = [FakeWorker(os.getpid()) for _ in range(4)]
+    assert [pins.assign(worker) for worker in workers] == [0, 1, 2, 0]
+    del workers[1]  # gone (the master dropped it): CPU 1 holds nobody now
+    workers.append(FakeWorker(os.getpid()))
+    assert pins.assign(workers[-1]) == 1
+    workers.append(FakeWorker("[booting]"))  # not forked yet: counts as alive
+    assert pins.assign(workers[-1]) == 1  # CPUs 0, 1, 2 held by 2, 1, 1: the first of the least
+    workers[0].pid = 2**22 + 1  # a process that has exited (above any pid_max)
+    assert pins.assign(FakeWorker(os.getpid())) == 0
