@@ -222,10 +222,16 @@ class CpuPins:
     fell by 10-15 % (a get 0.361 -> 0.309 ms, a list 0.667 -> 0.580, an update 0.657 ->
     0.583) and its throughput rose by as much or more, at one connection nothing changed
     (docs/performance.md, "One CPU per worker"). PostgreSQL and everything else on the
-    machine stay where the kernel puts them."""
+    machine stay where the kernel puts them.
 
-    def __init__(self, cpus):
-        self.cpus = sorted(cpus)
+    The dealing starts at the CPU `start` names (the master's pid, modulo the count), so
+    that two servers on one machine, each with fewer workers than CPUs, do not both start
+    at the first CPU."""
+
+    def __init__(self, cpus, start: int = 0):
+        ordered = sorted(cpus)
+        first = start % len(ordered)
+        self.cpus = ordered[first:] + ordered[:first]  # ties go to the earliest here
         self.held: list[tuple[weakref.ref, int]] = []  # (worker, its CPU)
 
     def assign(self, worker) -> int:
@@ -450,7 +456,7 @@ class Worker(UvicornWorker):
             cpus = os.sched_getaffinity(0)
             if len(cpus) > 1:
                 if Worker.pins is None:
-                    Worker.pins = CpuPins(cpus)
+                    Worker.pins = CpuPins(cpus, start=os.getpid())
                 self.cpu = Worker.pins.assign(self)
 
     def init_process(self):

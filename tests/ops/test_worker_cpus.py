@@ -94,3 +94,12 @@ def test_cpus_go_to_the_fewest_living_workers_first():
     assert pins.assign(workers[-1]) == 1  # CPUs 0, 1, 2 held by 2, 1, 1: the first of the least
     workers[0].pid = 2**22 + 1  # a process that has exited (above any pid_max)
     assert pins.assign(FakeWorker(os.getpid())) == 0
+
+
+def test_two_servers_start_dealing_at_different_cpus():
+    """The master's pid says where its dealing starts: two single-worker servers on one
+    machine do not both land on the first CPU."""
+    workers = [FakeWorker(os.getpid()) for _ in range(4)]
+    assert [CpuPins({0, 1, 2}, start=4).assign(worker) for worker in workers[:1]] == [1]
+    pins = CpuPins({0, 1, 2}, start=5)
+    assert [pins.assign(worker) for worker in workers] == [2, 0, 1, 2]
