@@ -224,9 +224,12 @@ class CpuPins:
     (docs/performance.md, "One CPU per worker"). PostgreSQL and everything else on the
     machine stay where the kernel puts them.
 
-    The dealing starts at the CPU `start` names (the master's pid, modulo the count), so
-    that two servers on one machine, each with fewer workers than CPUs, do not both start
-    at the first CPU."""
+    Only a server with no more workers than CPUs is pinned (the default is one worker per
+    CPU, ops.server.worker_count): two workers pinned to one CPU take turns at it, and
+    with three workers on two CPUs a get at 8 connections had a p95 of 13.5 ms where two
+    pinned workers had 3 and three free ones 4. The dealing starts at the CPU `start`
+    names (the master's pid, modulo the count), so that two servers on one machine, each
+    with fewer workers than CPUs, do not both start at the first CPU."""
 
     def __init__(self, cpus, start: int = 0):
         ordered = sorted(cpus)
@@ -454,7 +457,9 @@ class Worker(UvicornWorker):
         self.cpu = None
         if WORKER_CPU_PINNING and hasattr(os, "sched_setaffinity"):
             cpus = os.sched_getaffinity(0)
-            if len(cpus) > 1:
+            # More workers than CPUs are left to the kernel: two pinned to one CPU take
+            # turns at it, and a request waits out the other's time slice.
+            if 1 < len(cpus) and self.cfg.workers <= len(cpus):
                 if Worker.pins is None:
                     Worker.pins = CpuPins(cpus, start=os.getpid())
                 self.cpu = Worker.pins.assign(self)

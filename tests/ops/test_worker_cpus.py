@@ -1,15 +1,16 @@
-"""Each worker of the production server runs, with all its threads, on one CPU of those the
-server may use, the CPUs dealt out evenly (ops.uvicorn_worker.CpuPins); a worker that
-replaces a dead one takes its CPU; WORKER_CPU_PINNING=0 leaves them to the kernel."""
+"""Each worker of the production server runs, with all its threads, on a CPU of its own
+among those the server may use (ops.uvicorn_worker.CpuPins); a worker that replaces a dead
+one takes its CPU; more workers than CPUs, or WORKER_CPU_PINNING=0, are left to the
+kernel. By default there is one worker per CPU (ops.server.worker_count)."""
 
 import os
 import signal
 import time
 import urllib.request
-from collections import Counter
 
 import psutil
 
+from ops.server import worker_count
 from ops.uvicorn_worker import CpuPins
 
 CPUS = os.sched_getaffinity(0)
@@ -31,8 +32,9 @@ def busy(server, requests: int = 30) -> None:
             assert answer.status == 200
 
 
-def test_each_worker_and_its_threads_keep_to_one_cpu_dealt_out_evenly(app_servers):
-    (server,) = app_servers.start(workers=3)
+def test_each_worker_and_its_threads_keep_to_a_cpu_of_its_own(app_servers):
+    workers = min(len(CPUS), 3)
+    (server,) = app_servers.start(workers=workers)
     busy(server)
     pinned, threads_seen = [], 0
     for worker in workers_of(server):
@@ -43,12 +45,16 @@ def test_each_worker_and_its_threads_keep_to_one_cpu_dealt_out_evenly(app_server
             continue
         assert all(len(cpus) == 1 and cpus == threads[0] for cpus in threads), threads
         pinned.append(next(iter(threads[0])))
-    assert threads_seen > 3  # threads started after the fork (the pooled ones) among them
+    assert threads_seen > workers  # threads started after the fork (the pooled ones) among them
     if len(CPUS) > 1:
-        per_cpu = Counter(pinned)
-        assert set(per_cpu) <= CPUS
-        assert len(per_cpu) == min(3, len(CPUS))  # as many CPUs as can be used
-        assert max(per_cpu.values()) - min(per_cpu.values()) <= 1
+        assert len(set(pinned)) == workers and set(pinned) <= CPUS
+
+
+def test_more_workers_than_cpus_are_left_to_the_kernel(app_servers):
+    (server,) = app_servers.start(workers=len(CPUS) + 1)
+    busy(server)
+    for worker in workers_of(server):
+        assert all(cpus == CPUS for cpus in cpus_of_threads(worker))
 
 
 def test_a_worker_that_replaces_a_dead_one_takes_its_cpu(app_servers):
@@ -103,3 +109,10 @@ def test_two_servers_start_dealing_at_different_cpus():
     assert [CpuPins({0, 1, 2}, start=4).assign(worker) for worker in workers[:1]] == [1]
     pins = CpuPins({0, 1, 2}, start=5)
     assert [pins.assign(worker) for worker in workers] == [2, 0, 1, 2]
+
+
+def test_one_worker_per_cpu_by_default(monkeypatch):
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    assert worker_count() == len(CPUS)
+    monkeypatch.setenv("WEB_CONCURRENCY", "5")
+    assert worker_count() == 5

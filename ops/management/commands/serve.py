@@ -40,7 +40,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--workers", type=int, default=None, help="default: CPUs + 1")
+        parser.add_argument("--workers", type=int, default=None, help="default: one per CPU")
         parser.add_argument(
             "--no-events-worker",
             action="store_true",
