@@ -9,6 +9,7 @@ from uvicorn.lifespan.off import LifespanOff
 from uvicorn.server import ServerState
 
 from ops.uvicorn_worker import HeadHeld, Protocol
+from tests.events.streams import run  # asyncio.run on a thread of its own
 
 REQUEST = b"GET /x HTTP/1.1\r\nHost: example.com\r\n\r\n"
 BODY = b'{"ok":true}'
@@ -74,7 +75,7 @@ async def at_once(scope, receive, send):
 
 
 def test_a_response_whose_body_follows_at_once_leaves_in_one_write():
-    transport = asyncio.run(served(at_once))
+    transport = run(served(at_once))
     assert len(transport.writes) == 1
     head, _, body = transport.writes[0].partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
@@ -83,7 +84,7 @@ def test_a_response_whose_body_follows_at_once_leaves_in_one_write():
 
 
 def test_keep_alive_requests_each_leave_in_one_write():
-    transport = asyncio.run(served(at_once, REQUEST * 3))
+    transport = run(served(at_once, REQUEST * 3))
     assert len(transport.writes) == 3
     assert all(write.endswith(b"\r\n\r\n" + BODY) for write in transport.writes)
 
@@ -106,7 +107,7 @@ def test_the_head_of_a_slow_body_goes_out_before_the_body():
         await send({"type": "http.response.body", "body": b"data: 2\n\n", "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    asyncio.run(served(streaming, transport=transport))
+    run(served(streaming, transport=transport))
     # the head alone, written on the loop's next turn, while the first event did not exist
     assert len(before_body) == 1
     assert before_body[0].startswith(b"HTTP/1.1 200 OK\r\n")
@@ -116,7 +117,7 @@ def test_the_head_of_a_slow_body_goes_out_before_the_body():
 
 
 def test_closing_sends_a_held_head_first():
-    async def run():
+    async def scenario():
         transport = Transport()
         held = HeadHeld(transport, asyncio.get_running_loop())
         held.write(b"HTTP/1.1 200 OK\r\n\r\n")
@@ -125,13 +126,13 @@ def test_closing_sends_a_held_head_first():
         await asyncio.sleep(0)  # the scheduled flush finds nothing left to send
         return transport
 
-    transport = asyncio.run(run())
+    transport = run(scenario())
     assert transport.writes == [b"HTTP/1.1 200 OK\r\n\r\n"]
     assert transport.closed
 
 
 def test_a_large_first_chunk_is_not_copied_to_join_the_head():
-    async def run():
+    async def scenario():
         transport = Transport()
         held = HeadHeld(transport, asyncio.get_running_loop())
         big = b"x" * (HeadHeld.JOIN_AT_MOST + 1)
@@ -141,5 +142,5 @@ def test_a_large_first_chunk_is_not_copied_to_join_the_head():
         await asyncio.sleep(0)
         return transport, big
 
-    transport, big = asyncio.run(run())
+    transport, big = run(scenario())
     assert transport.writes == [b"HEAD\r\n\r\n", big, b"tail"]
