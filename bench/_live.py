@@ -11,7 +11,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from ops.server import ServerProcess
+from ops.server import ServerProcess, free_port
 
 
 def _exit_on_sigterm() -> None:
@@ -94,6 +94,24 @@ class Server(ServerProcess):
 
 _LATENCY = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\b", re.M)
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def bare_server(app: str, *, workers: int, worker_class: str, env: dict, log) -> ServerProcess:
+    """A benchmark's own ASGI application (`module:name`) on gunicorn, on a free loopback
+    port, answering when this returns; its output goes to `log`."""
+    port = free_port()
+    argv = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        app,
+        f"--bind=127.0.0.1:{port}",
+        f"--workers={workers}",
+        f"--worker-class={worker_class}",
+        "--keep-alive=30",
+        "--no-control-socket",
+    ]
+    server = ServerProcess(port=port, argv=argv, env=env, stdout=log)
+    server.wait_ready()
+    return server
 
 
 def wrk(

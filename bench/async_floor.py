@@ -31,8 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import write_cost  # noqa: E402
-from bench._live import Database, Server, wrk  # noqa: E402
-from ops.server import ServerProcess, free_port  # noqa: E402
+from bench._live import Database, Server, bare_server, wrk  # noqa: E402
 
 LIST_PATH = "/data/item?n[gte]=100000&n[lt]=110000&sort_asc=n&limit=20"
 OPERATIONS = ("create", "update", "list")
@@ -109,19 +108,15 @@ def scripts(workdir: Path, ids: list) -> dict:
 
 
 def floor_server(workdir: Path, database_url: str, workers: int, floor_plan: dict, mode: str):
-    port = free_port()
     log = open(workdir / f"floor-{mode}.log", "w")  # noqa: SIM115 - closed by the caller
-    argv = [
-        str(Path(sys.executable).with_name("gunicorn")),
-        "bench._floor_app:application",
-        f"--bind=127.0.0.1:{port}",
-        f"--workers={workers}",
-        "--worker-class=uvicorn.workers.UvicornWorker",
-        "--keep-alive=30",
-    ]
     env = {"DATABASE_URL": database_url, "FLOOR_PLAN": json.dumps(floor_plan), "FLOOR_MODE": mode}
-    server = ServerProcess(port=port, argv=argv, env=env, stdout=log)
-    server.wait_ready()
+    server = bare_server(
+        "bench._floor_app:application",
+        workers=workers,
+        worker_class="uvicorn.workers.UvicornWorker",
+        env=env,
+        log=log,
+    )
     return server, log
 
 

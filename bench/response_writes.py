@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._live import wrk  # noqa: E402
+from bench._live import bare_server, wrk  # noqa: E402
 from bench._writes_app import BODY  # noqa: E402
-from ops.server import ServerProcess, free_port  # noqa: E402
+from ops.server import ServerProcess  # noqa: E402
 
 VARIANTS = {"one write": "1", "head and body apart": "0"}
 
@@ -35,18 +35,13 @@ def machine_busy_seconds() -> float:
 
 
 def serve(held: str, workers: int, log) -> ServerProcess:
-    port = free_port()
-    argv = [
-        str(Path(sys.executable).with_name("gunicorn")),
+    return bare_server(
         "bench._writes_app:application",
-        f"--bind=127.0.0.1:{port}",
-        f"--workers={workers}",
-        "--worker-class=ops.uvicorn_worker.Worker",
-        "--no-control-socket",
-    ]
-    server = ServerProcess(port=port, argv=argv, env={"HEAD_HELD": held}, stdout=log)
-    server.wait_ready()
-    return server
+        workers=workers,
+        worker_class="ops.uvicorn_worker.Worker",
+        env={"HEAD_HELD": held},
+        log=log,
+    )
 
 
 def main() -> None:
