@@ -249,6 +249,18 @@ class CpuPins:
         return cpu
 
 
+def pin_to(cpu: int) -> bool:
+    """This thread (and the threads it starts) onto `cpu`. A CPU the process may no longer
+    use (its cpuset changed after the master read it) leaves the worker where it is, with
+    a warning, rather than failing its start, which gunicorn would retry for ever."""
+    try:
+        os.sched_setaffinity(0, {cpu})
+    except OSError as exc:
+        logger.warning("worker %s stays unpinned: CPU %s: %s", os.getpid(), cpu, exc)
+        return False
+    return True
+
+
 def _alive(pid) -> bool:
     if not isinstance(pid, int):
         return True  # "[booting]": gunicorn has not forked it yet
@@ -468,7 +480,7 @@ class Worker(UvicornWorker):
         """In the worker, just forked: onto its CPU before anything starts a thread (the
         threads it starts later inherit it)."""
         if self.cpu is not None:
-            os.sched_setaffinity(0, {self.cpu})
+            pin_to(self.cpu)
         super().init_process()
 
     async def _serve(self) -> None:

@@ -11,7 +11,7 @@ import urllib.request
 import psutil
 
 from ops.server import worker_count
-from ops.uvicorn_worker import CpuPins
+from ops.uvicorn_worker import CpuPins, pin_to
 
 CPUS = os.sched_getaffinity(0)
 
@@ -116,3 +116,23 @@ def test_one_worker_per_cpu_by_default(monkeypatch):
     assert worker_count() == len(CPUS)
     monkeypatch.setenv("WEB_CONCURRENCY", "5")
     assert worker_count() == 5
+
+
+def test_a_cpu_the_process_may_not_use_leaves_the_worker_unpinned(caplog):
+    """The cpuset may shrink between the master's count and a worker's start: the worker
+    then starts where it is, with a warning, instead of failing (and being restarted for
+    ever)."""
+    before = os.sched_getaffinity(0)
+    outside = max(before) + 4096  # no CPU of any machine here
+    result = run_in_thread(pin_to, outside)
+    assert result is False
+    assert os.sched_getaffinity(0) == before
+    assert "stays unpinned" in caplog.text
+
+
+def run_in_thread(fn, *args):
+    """`fn` on a thread of its own, so that a pinning it does stays there."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args).result()
