@@ -196,8 +196,7 @@ class Turns:
         """In the master, before the fork: a free slot for `worker` (None when all are
         taken: that worker then accepts without turns)."""
         for slot in range(self.SLOTS):
-            holder = self.holders[slot]() if slot in self.holders else None
-            if holder is None or not _alive(holder.pid):
+            if slot not in self.holders or not _living(self.holders[slot]):
                 self.holders[slot] = weakref.ref(worker)
                 self.counts[slot] = 0
                 self.counts[self.SLOTS] = max(self.counts[self.SLOTS], slot + 1)
@@ -238,11 +237,7 @@ class CpuPins:
         self.held: list[tuple[weakref.ref, int]] = []  # (worker, its CPU)
 
     def assign(self, worker) -> int:
-        self.held = [
-            (ref, cpu)
-            for ref, cpu in self.held
-            if (holder := ref()) is not None and _alive(holder.pid)
-        ]
+        self.held = [(ref, cpu) for ref, cpu in self.held if _living(ref)]
         taken = Counter(cpu for _, cpu in self.held)
         cpu = min(self.cpus, key=lambda candidate: taken[candidate])
         self.held.append((weakref.ref(worker), cpu))
@@ -259,6 +254,12 @@ def pin_to(cpu: int) -> bool:
         logger.warning("worker %s stays unpinned: CPU %s: %s", os.getpid(), cpu, exc)
         return False
     return True
+
+
+def _living(worker_ref: weakref.ref) -> bool:
+    """Whether the master still holds that worker and its process is alive."""
+    holder = worker_ref()
+    return holder is not None and _alive(holder.pid)
 
 
 def _alive(pid) -> bool:
