@@ -18,11 +18,11 @@ from config.env import env_int
 GRACEFUL_SECONDS = 20
 
 
-def usable_cpus() -> int:
+def usable_cpus() -> set[int]:
     """The CPUs this process may run on (a container's cpuset counts, not the host's)."""
     if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+        return os.sched_getaffinity(0)
+    return set(range(os.cpu_count() or 1))
 
 
 def worker_count() -> int:
@@ -31,7 +31,7 @@ def worker_count() -> int:
     (ops.uvicorn_worker.CpuPins), so a worker more would only add memory and, pinned,
     share a CPU with another: taking turns at it, the two answered a get at 8 connections
     with a p95 of 13.5 ms instead of 3 (docs/performance.md, "One CPU per worker")."""
-    return env_int("WEB_CONCURRENCY", usable_cpus())
+    return env_int("WEB_CONCURRENCY", len(usable_cpus()))
 
 
 def _tool(name: str) -> str:

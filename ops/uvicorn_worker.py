@@ -40,6 +40,7 @@ from uvicorn_worker import UvicornWorker
 from config.env import env_int
 from ops.handoff import Handoff, opens_stream, raise_open_files_limit, socket_name
 from ops.metrics import STREAM_HANDOFFS
+from ops.server import usable_cpus
 
 logger = logging.getLogger("cubebase.server")
 
@@ -469,7 +470,7 @@ class Worker(UvicornWorker):
             self.slot = Worker.turns.assign(self)
         self.cpu = None
         if WORKER_CPU_PINNING and hasattr(os, "sched_setaffinity"):
-            cpus = os.sched_getaffinity(0)
+            cpus = usable_cpus()
             # More workers than CPUs are left to the kernel: two pinned to one CPU take
             # turns at it, and a request waits out the other's time slice.
             if 1 < len(cpus) and self.cfg.workers <= len(cpus):
