@@ -46,7 +46,8 @@ def search(klass, params: dict, caller, *, listed: bool = False) -> SearchResult
     """Run a list request for `caller`: one SQL query, permission test included. Its SQL
     is written by `sql` (lists and counts) or compiled by the ORM (`near`, aggregates).
     `listed`: the records need only the columns a list shows (rows.LISTED; the API's list,
-    which leaves `permissions` out), and `sql`'s pages read only those."""
+    which leaves `permissions` out): `sql`'s pages read only those, as rows.Listed rows
+    rather than Records (the ORM's pages stay Records)."""
     query = parse(klass, params)
     if sql.supports(query):
         if query.count:

@@ -11,7 +11,8 @@ type and every permission level, and runs both.
     supports(query)                        False for `near` and aggregates: the ORM's
     where(klass, query, caller, action)    -> (sql, params) of the WHERE condition
     page(klass, query, caller)             -> one page of Records (page_sql: its statement;
-                                              listed=True: only the columns a list shows)
+                                              listed=True: only the columns a list shows,
+                                              as rows.Listed rows)
     count(klass, query, caller)            -> how many records match
     select_ids(klass, query, caller)       -> (sql, params) selecting the matching ids
 
@@ -367,7 +368,7 @@ def page_sql(klass, query: Query, caller, *, listed: bool = False) -> tuple[str,
     return sql + f" LIMIT {limit}" + (f" OFFSET {skip}" if skip else ""), params
 
 
-def page(klass, query: Query, caller, *, listed: bool = False) -> list[Record]:
+def page(klass, query: Query, caller, *, listed: bool = False) -> list:
     try:
         sql, params = page_sql(klass, query, caller, listed=listed)
     except EmptyResultSet:

@@ -189,3 +189,24 @@ def test_rows_become_the_records_from_db_makes(profile, create):
     finally:
         post_init.disconnect(receiver, sender=Record)
     assert seen == [record.pk]
+
+
+def test_a_listed_page_shows_what_its_records_would(profile, create, owner):
+    from accounts.caller import Caller
+    from records.query import search
+    from records.query.rows import LISTED, Listed
+    from records.serializers import record_json
+
+    create(full_name="Ann", age=30, tags=[2**70, "x"], home=[1.5, 2.5])
+    create(full_name="Bob", age=31)
+    params = {"age": {"gte": "30"}, "sort_desc": "age"}
+    listed = search(profile, params, Caller.for_user(owner), listed=True).records
+    records = search(profile, params, Caller.for_user(owner)).records
+    assert [type(row) for row in listed] == [Listed, Listed]
+    assert [[getattr(row, name) for name in LISTED] for row in listed] == [
+        [getattr(record, name) for name in LISTED] for record in records
+    ]
+    shown = [record_json(row, profile, permissions=False) for row in listed]
+    assert shown == [record_json(r, profile, permissions=False) for r in records]
+    assert [item["full_name"] for item in shown] == ["Bob", "Ann"]
+    assert shown[1]["tags"] == [2**70, "x"]
