@@ -8,7 +8,7 @@ tests/records/test_rows.py checks them against the ORM's own answers.
     record_by_id(klass, id)      -> (Record, row version) or None
     write_if_unchanged(record, v) -> True if stored, False if the row changed since `v`
     records_of(queryset)          -> the queryset's records, its rows read here
-    records_from(sql, params, db) -> the records a SELECT of whole rows answers
+    records_from(sql, params, db) -> the records a SELECT of records.query.sql answers
                                      (or, listed=True, Listed rows of the LISTED columns)
     fetch(sql, params, db)        -> the rows of any other read (records.query.sql's count)
     record_from_row(row, db)      -> the Record of a row of every column, in the table's order
@@ -26,7 +26,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections, router
 
 from config.jsontext import dumps, loads
-from config.prepared import prepared_cursor
+from config.prepared import prepared_cursor, repeats_cursor
 from events.wakeup import wake_after_commit
 from records.models import Record, record_with
 
@@ -161,20 +161,26 @@ def record_from_row(row, alias: str) -> Record:
     return record_with(dict(zip(_ATTNAMES, values, strict=True)), alias)
 
 
-def fetch(sql: str, params, alias: str) -> list[tuple]:
+def fetch(sql: str, params, alias: str, *, shaped: bool = False) -> list[tuple]:
     """The rows of one read on database `alias`: the list and count statements of the query
-    module (records.query.sql, records_of) are all sent from here."""
-    with connections[alias].cursor() as cursor:
+    module (records.query.sql, records_of) are all sent from here. `shaped`: SQL that
+    records.query.sql wrote, one text per class and shape of query, its values all
+    parameters: sent with its parameters apart, and prepared once the connection has sent
+    it a few times (config.prepared.repeats_cursor). The ORM's SQL is sent as Django sends
+    it, its values in the text."""
+    cursor = repeats_cursor(alias) if shaped else connections[alias].cursor()
+    with cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
 def records_from(sql: str, params, alias: str, *, listed: bool = False) -> list:
-    """The Records of a SELECT of every column of the table, in `_FIELDS` order, or the
-    Listed rows of a SELECT of the LISTED columns in their order (`listed`)."""
+    """The Records of a SELECT that records.query.sql wrote of every column of the table,
+    in `_FIELDS` order, or the Listed rows of one of the LISTED columns in their order
+    (`listed`)."""
     if listed:
-        return [Listed(row) for row in fetch(sql, params, alias)]
-    return [record_from_row(row, alias) for row in fetch(sql, params, alias)]
+        return [Listed(row) for row in fetch(sql, params, alias, shaped=True)]
+    return [record_from_row(row, alias) for row in fetch(sql, params, alias, shaped=True)]
 
 
 def records_of(queryset) -> list[Record]:

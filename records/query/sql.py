@@ -5,19 +5,27 @@ request: about half a millisecond of Python for a list or a count. This module w
 same statement directly, term by term, from the templates of `expressions.py` (which the
 indexes are built on, so the planner still uses them) and the permission gate of
 `records.permissions`. Its statement is the ORM's, character for character, with the same
-parameters: tests/records/test_sql.py compares the two for every operator, every field
-type and every permission level, and runs both.
+parameters, but for the class: its id is written into the text (below). tests/records/
+test_sql.py compares the two for every operator, every field type and every permission
+level, and runs both.
 
     supports(query)                        False for `near` and aggregates: the ORM's
     where(klass, query, caller, action)    -> (sql, params) of the WHERE condition
     page(klass, query, caller)             -> one page of Records (page_sql: its statement;
                                               listed=True: only the columns a list shows,
                                               as rows.Listed rows)
-    count(klass, query, caller)            -> how many records match
+    count(klass, query, caller)            -> how many records match (count_sql: its statement)
     select_ids(klass, query, caller)       -> (sql, params) selecting the matching ids
 
 A condition no row can meet (a caller who may read nothing, `in` of nothing) raises
 Django's `EmptyResultSet`, as the ORM does, and no statement is sent.
+
+Lists and counts are sent with their parameters apart and prepared by a connection that
+keeps sending the same text (rows.fetch, `shaped`), so PostgreSQL parses and plans each
+shape once, not on every request. That is why the class is in the text: a field's index
+is partial, one per class (`WHERE object_class_id = <id>`, expressions.py), and a plan
+made without the values can use it only when the statement names the class itself. The
+class id is an integer read from the database, never a client's value.
 
 The conditions are built exactly as compile.py builds its Q objects (the functions below
 mirror its operator table one for one), in `Cond`, a small tree that combines and renders
@@ -338,7 +346,7 @@ def where(klass, query: Query, caller, action: str = READ) -> tuple[str, list]:
         for term in query.or_terms:
             group |= CONDITIONS[term.op](term.field, term.value)
         condition &= group
-    whole = leaf(f"{column('object_class_id')} = %s", klass.pk) & visible(caller, klass, action)
+    whole = leaf(f"{column('object_class_id')} = {int(klass.pk)}") & visible(caller, klass, action)
     return (whole & condition).render()
 
 
@@ -382,11 +390,17 @@ def select_ids(klass, query: Query, caller, action: str = READ) -> tuple[str, li
     return f'SELECT {column("id")} AS "id" FROM {TABLE} WHERE {condition}', params
 
 
+def count_sql(klass, query: Query, caller) -> tuple[str, list]:
+    """The statement of filtered(klass, query, caller).count(). Raises EmptyResultSet when
+    it can find nothing."""
+    condition, params = where(klass, query, caller)
+    return f"{COUNT} FROM {TABLE} WHERE {condition}", params
+
+
 def count(klass, query: Query, caller) -> int:
     """filtered(klass, query, caller).count()."""
     try:
-        condition, params = where(klass, query, caller)
+        sql, params = count_sql(klass, query, caller)
     except EmptyResultSet:
         return 0
-    sql = f"{COUNT} FROM {TABLE} WHERE {condition}"
-    return fetch(sql, params, router.db_for_read(Record))[0][0]
+    return fetch(sql, params, router.db_for_read(Record), shaped=True)[0][0]

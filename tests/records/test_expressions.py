@@ -1,10 +1,16 @@
 """The index built by `index_statements` is the one the compiler's expression can use."""
 
+import itertools
+import re
+
+import psycopg
 import pytest
 from django.db import connection
 
+from accounts.caller import Caller
 from classes.models import Field, ObjectClass
 from records.models import Record
+from records.query import parse, sql
 from records.query.expressions import field_expression, index_statements
 
 
@@ -121,3 +127,34 @@ def test_near_prefilter_uses_the_location_index(application, owner):
     queryset = filtered(klass, query, Caller.for_user(owner))
     assert f"record_c{klass.pk}_f{home.pk}" in _explain(queryset)
     assert queryset.count() >= 1
+
+
+def _generic_plan(statement) -> str:
+    """EXPLAIN of `statement` (records.query.sql's text and parameters) planned as a
+    prepared statement's generic plan: made once without its values, as PostgreSQL plans a
+    statement a connection keeps sending (config.prepared.repeats_cursor)."""
+    text, params = statement
+    numbers = itertools.count(1)
+    on_server = re.sub("%s", lambda _: f"${next(numbers)}", text)
+    values = psycopg.ClientCursor(connection.connection).mogrify(
+        ", ".join(["%s"] * len(params)), params
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE generic AS {on_server}")
+        cursor.execute(f"EXPLAIN EXECUTE generic({values})")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE generic")
+    return plan
+
+
+@pytest.mark.parametrize("count", [False, True])
+def test_a_list_planned_without_its_values_uses_the_field_index(indexed, application, count):
+    klass, fields = indexed
+    params = {"age": {"gte": "10", "lt": "20"}, "sort_asc": "age", "limit": "5"}
+    query = parse(klass, {**params, "count": "1"} if count else params)
+    caller = Caller.admin(application)
+    statement = (sql.count_sql if count else sql.page_sql)(klass, query, caller)
+    plan = _generic_plan(statement)
+    assert f"record_c{klass.pk}_f{fields['age'].pk}" in plan, plan

@@ -1,6 +1,7 @@
 """config.prepared: the session, get, create and update statements (in place and
 compare-and-set) are prepared on the server once per connection, inside Django's
-transactions, and not at all when turned off."""
+transactions, and not at all when turned off; a list or a count is prepared once the
+connection has sent its statement a few times."""
 
 import os
 import subprocess
@@ -11,6 +12,7 @@ from django.db import connection, transaction
 
 from accounts.selectors import session_sql
 from records.query.rows import INSERT_SQL, SELECT_SQL, UPDATE_SQL
+from records.query.sql import SELECT_LISTED
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HOT = {
@@ -80,6 +82,8 @@ def test_turned_off_nothing_is_prepared_and_requests_still_work(owner_api, creat
     monkeypatch.delitem(connection.settings_dict["OPTIONS"], "prepare_threshold")
     use_every_hot_statement(owner_api, record.pk)
     assert age(owner_api, record.pk) == 2
+    for low in range(8):
+        assert owner_api.get(f"/data/profile?age[gte]={low}&count=1")[0] == 200
     assert prepared() == before
 
 
@@ -105,3 +109,31 @@ def test_the_setting_turns_them_off():
 
     assert options("1") == "[('default', 5), ('replica', 5)]"
     assert options("0") == "[('default', None), ('replica', None)]"
+
+
+def prepared_lists(klass) -> list[str]:
+    """The list and count statements of `klass` prepared on this test's connection."""
+    class_term = f'"records_record"."object_class_id" = {klass.pk}'
+    return sorted(s.split(" FROM ")[0] for s in prepared() if class_term in s)
+
+
+def test_a_list_and_a_count_sent_again_and_again_are_prepared(owner_api, create, profile):
+    for age_value in range(10):
+        create(age=age_value)
+
+    def listed(low):
+        status, body = owner_api.get(f"/data/profile?age[gte]={low}&sort_desc=age&limit=3")
+        assert status == 200
+        return [item["age"] for item in body["items"]]
+
+    def counted(low):
+        status, body = owner_api.get(f"/data/profile?age[gte]={low}&count=1")
+        assert status == 200
+        return body["items_count"]
+
+    for low in range(4):  # below psycopg's threshold: sent as they come, planned each time
+        assert listed(low) == [9, 8, 7] and counted(low) == 10 - low
+    assert prepared_lists(profile) == []
+    for low in range(4, 10):  # the fifth time on, prepared; the answers follow the values
+        assert listed(low) == [9, 8, 7][: 10 - low] and counted(low) == 10 - low
+    assert prepared_lists(profile) == sorted([SELECT_LISTED, 'SELECT COUNT(*) AS "__count"'])
