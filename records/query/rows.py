@@ -86,9 +86,9 @@ class Listed:
     """One row of a page of a list: the LISTED columns as attributes, named as a Record
     names them, which is all records.serializers.record_json reads of a record without its
     permissions. A page is shown, never changed or saved, so its rows are not made model
-    instances: twenty Records cost a list about four times what twenty of these do (~60
-    against ~15 µs of CPU for a page of 20; Model instances, even made by filling their
-    `__dict__`, ask two signals for receivers each)."""
+    instances: twenty Records cost a list about four times what twenty of these do (Model
+    instances, even made by filling their `__dict__`, ask two signals for receivers each;
+    docs/performance.md, "Lists and counts prepared, and a page without model instances")."""
 
     __slots__ = LISTED
 
