@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 from accounts.selectors import session_sql
 from records.query.rows import INSERT_SQL, SELECT_SQL, UPDATE_SQL
-from records.query.sql import SELECT_LISTED
+from records.query.sql import COUNT, SELECT_LISTED
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HOT = {
@@ -136,4 +136,4 @@ def test_a_list_and_a_count_sent_again_and_again_are_prepared(owner_api, create,
     assert prepared_lists(profile) == []
     for low in range(4, 10):  # the fifth time on, prepared; the answers follow the values
         assert listed(low) == [9, 8, 7][: 10 - low] and counted(low) == 10 - low
-    assert prepared_lists(profile) == sorted([SELECT_LISTED, 'SELECT COUNT(*) AS "__count"'])
+    assert prepared_lists(profile) == sorted([SELECT_LISTED, COUNT])
