@@ -11,6 +11,8 @@ database connection, so the event loop never blocks and subscribers hold no thre
 
 Once a second the hub also re-reads the sessions of its subscribers (one query): a deleted
 or expired session ends its stream, and a change of the user's tags applies from then on.
+Once a minute it renews the registration of its subscribers' classes, without which the
+journal would stop keeping their changes (events.listeners).
 """
 
 import asyncio
@@ -29,7 +31,7 @@ from django.utils import timezone
 
 from classes.models import ObjectClass
 from config.prepared import prepared_cursor
-from events import journal
+from events import journal, listeners
 from events.models import CHANNEL
 from events.subscriptions import Batch, audiences, fan_out
 from ops.metrics import EVENT_STREAMS
@@ -156,6 +158,8 @@ class Hub:
         self.listening: asyncio.Task | None = None
         self.listen_tried = 0.0
         self.sessions_checked = 0.0
+        self.renewed = time.monotonic()  # the subscribers' classes registered last
+        self.listened: dict = {}  # class id -> (its `since`, time.monotonic() registered)
         self.last_read = 0.0  # time.monotonic() of the last read's start
 
     async def run(self, fn, *args):
@@ -168,10 +172,13 @@ class Hub:
         """Register `sub`; answers the batches it must render first: its catch-up from
         `start` (a position it resumes from), or a `reset` marker when that is too old."""
         await self._ensure_running()
+        # The class is journaled from here on (events.listeners); a position from before
+        # its journal began may have missed changes.
+        since = await self._since(sub.class_id)
         if start is None:
             self._register(sub)
             return []
-        if start == RESET or await self.run(journal.pruned_beyond, start):
+        if start == RESET or start.lo < since or await self.run(journal.pruned_beyond, start):
             self._register(sub)
             return [RESET]
         segments = journal.segments_between(start, self.position)
@@ -325,6 +332,7 @@ class Hub:
             try:
                 waiting = await self.read_now()
                 await self._check_sessions()
+                await self._renew()
             except Exception:  # a database hiccup must not end every stream
                 logger.exception("events: reading the journal failed")
                 waiting = False
@@ -388,6 +396,32 @@ class Hub:
                 sub.end("session ended")
             elif sub.set_groups(alive[sub.session_id]):
                 self._audience_cache = None
+
+    async def _since(self, class_id: int) -> int:
+        """Register the class, unless this hub did within RENEW_SECONDS (a registration
+        lasts far longer: a thousand subscribers arriving at once make one commit, not a
+        thousand); answers from which transaction it is journaled without a gap."""
+        known = self.listened.get(class_id)
+        if known is not None and time.monotonic() - known[1] < listeners.RENEW_SECONDS:
+            return known[0]
+        return (await self._register_classes([class_id]))[class_id]
+
+    async def _register_classes(self, class_ids) -> dict:
+        registered = time.monotonic()
+        since = await self.run(listeners.listen, class_ids)
+        for class_id, first in since.items():
+            if first != listeners.NOT_YET:
+                self.listened[class_id] = (first, registered)
+        return since
+
+    async def _renew(self) -> None:
+        """Keep the subscribers' classes journaled (events.listeners)."""
+        if time.monotonic() - self.renewed < listeners.RENEW_SECONDS:
+            return
+        self.renewed = time.monotonic()
+        classes = {s.class_id for s in self.subscribers}
+        if classes:
+            await self._register_classes(classes)
 
 
 def ping_seconds() -> float:

@@ -63,6 +63,22 @@ class JournalState(models.Model):
         return f"pruned up to transaction {self.pruned_xid}"
 
 
+class Listener(models.Model):
+    """A class whose changes the journal keeps because a subscription may read them
+    (events.listeners). The journal trigger keeps a record's change when its class has a
+    row here whose `until` (unix seconds) has not passed, or when its application has an
+    enabled webhook; otherwise it writes nothing. Every transaction whose id is `since`
+    or above has been journaled for this class without a gap; a subscription that
+    resumes from before `since` is told to reset."""
+
+    object_class_id = models.BigIntegerField(primary_key=True)
+    until = models.BigIntegerField()
+    since = models.BigIntegerField()
+
+    def __str__(self):
+        return f"class {self.object_class_id} until {self.until}"
+
+
 class _Version(models.Model):
     """A record version as the journal keeps it, under the records table's column names."""
 

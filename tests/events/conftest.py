@@ -6,7 +6,7 @@ The journal is only read once a transaction has committed, so these tests run wi
 import pytest
 
 from accounts.caller import Caller
-from events import journal
+from events import journal, listeners
 from records import services
 from tests.records.conftest import make_class
 
@@ -20,7 +20,11 @@ def db_committed(transactional_db):
 
 @pytest.fixture
 def thing(application, db_committed):
-    return make_class(application, name="thing", fields=FIELDS)
+    """A class listened to, as a subscription registers it: its changes are journaled
+    (events.listeners)."""
+    klass = make_class(application, name="thing", fields=FIELDS)
+    listeners.listen([klass.pk])
+    return klass
 
 
 @pytest.fixture
@@ -33,7 +37,8 @@ def create(thing, owner):
 
 
 class Reader:
-    """Reads the journal from where it was made, as a hub does."""
+    """Reads the journal from where it was made, as a hub does. The journal keeps only the
+    classes someone listens to: register them first (`listeners.listen`)."""
 
     def __init__(self):
         self.position = journal.now_position()
