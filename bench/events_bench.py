@@ -21,7 +21,9 @@ per subscriber and row) but only the writer's own few subscriptions receive it:
    subscriptions (the writer's, on node TWO) time each event's arrival.
 3. Throughput: wrk on node TWO, GET /data/thing/{id} and POST /data/thing, in interleaved
    rounds without and with the subscriptions open (the order alternating from round to
-   round); medians and the ratio.
+   round); medians and the ratio. The class stays registered for live events between the
+   rounds (a registration lasts the journal's retention, events.listeners), so every
+   write is journaled in both: the difference is what the subscribers' hubs cost.
 4. Webhooks: the worker (`manage.py events_worker`) delivers to a receiver that answers
    503 for `--down` seconds while records are written, then 200: every event must arrive,
    with its id; the time to drain and the duplicates are shown. `--retry-base` is the

@@ -9,7 +9,9 @@ Then it runs each of those statements again and again under `EXPLAIN (ANALYZE)`,
 its own transaction with its commit (a fresh id for every insert, a random record for
 every update), and prints where PostgreSQL's time went: the statement's own work (the row
 and its index entries), each trigger (the events journal, the class's foreign key), and
-the whole execution; and the WAL each statement writes with its commit. The same is
+the whole execution; and the WAL each statement writes with its commit. The class is
+registered as listened to, so every write is journaled (a class nobody subscribes to is
+not: bench/write_rate.py compares the two). The same is
 measured with the journal's triggers disabled, in the same rounds, interleaved, so its
 share can be read off side by side. Medians of the rounds' means.
 
@@ -39,10 +41,18 @@ JOURNAL_TRIGGERS = ("events_journal_insert", "events_journal_update")
 
 
 def load(count: int) -> dict:
-    """bench/peers.py's application, user, session, class and `count` records, analysed."""
+    """bench/peers.py's application, user, session, class and `count` records, analysed;
+    the class listened to, so that its writes are journaled (events.listeners)."""
     from django.db import connection
 
+    from classes.models import ObjectClass
+    from events.models import Listener
+
     token, ids = load_items(count, "write cost")
+    klass = ObjectClass.objects.get(application__name="write cost", name="item")
+    Listener.objects.update_or_create(
+        object_class_id=klass.pk, defaults={"until": 9 * 10**18, "since": 0}
+    )
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE records_record")
     return {"token": token, "ids": ids}

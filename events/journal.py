@@ -30,7 +30,14 @@ from django.db.models import Max
 
 from config.jsontext import loads
 from config.prepared import prepared_cursor
-from events.models import Event, JournalState, NewVersion, OldVersion, record_from_json
+from events.models import (
+    Event,
+    JournalState,
+    Listener,
+    NewVersion,
+    OldVersion,
+    record_from_json,
+)
 from records.query.compile import conditioned
 
 PAGE_SIZE = 500
@@ -231,9 +238,12 @@ def matching_ids(query, event_ids, side: str) -> set[int]:
 
 @transaction.atomic
 def prune(now: int) -> int:
-    """Remove events older than the retention. Events not yet handed to webhooks are kept.
-    Answers how many rows went."""
+    """Remove events older than the retention, and lapsed class registrations. Events not
+    yet handed to webhooks are kept. Answers how many events went."""
     state, _ = JournalState.objects.select_for_update().get_or_create(pk=1)
+    # A lapsed registration is as good as none (events.listeners); the trigger looks at
+    # every row of the table in each statement, so it is kept to the live ones.
+    Listener.objects.filter(until__lte=now).delete()
     old = Event.objects.filter(occurred_at__lt=now - settings.EVENTS_RETENTION_SECONDS)
     if state.dispatched_lo is not None:
         old = old.filter(xid__lt=state.dispatched_lo)

@@ -161,3 +161,11 @@ def test_classes_that_exist_at_the_upgrade_stay_journaled_for_a_retention(quiet,
     assert row.since == 0 and abs(row.until - (time.time() + 3600)) < 5
     write_all_three(quiet, owner)
     assert journaled(quiet) == ["create", "update", "delete"]
+
+
+def test_pruning_removes_lapsed_registrations_only(quiet, thing):
+    listeners.listen([quiet.pk])
+    Listener.objects.filter(pk=quiet.pk).update(until=int(time.time()) - 1)
+    journal.prune(now=int(time.time()))
+    assert list(Listener.objects.values_list("pk", flat=True)) == [thing.pk]
+    assert listeners.since(quiet.pk) == listeners.NOT_YET
