@@ -49,7 +49,8 @@ WHERE object_class_id = ANY(%(classes)s::bigint[]) AND since = {NOT_YET}
 """
 
 SINCE_SQL = f"""
-SELECT object_class_id, since FROM events_listener WHERE object_class_id = %s AND until > {_NOW}
+SELECT object_class_id, since FROM events_listener
+WHERE object_class_id = ANY(%s::bigint[]) AND until > {_NOW}
 """
 
 
@@ -74,7 +75,7 @@ def listen(class_ids) -> dict:
         starting = [c for c, s in since.items() if s == NOT_YET]
         if starting:  # another process may start one of them at the same moment
             cursor.execute(START_SQL, {"classes": starting})
-            cursor.execute(SINCE_SQL.replace("= %s", "= ANY(%s)", 1), [starting])
+            cursor.execute(SINCE_SQL, [starting])
             since.update(cursor.fetchall())
     return since
 
@@ -83,6 +84,6 @@ def since(class_id: int) -> int:
     """From which transaction id the class has been journaled without a gap; NOT_YET when
     it is not registered now."""
     with connection.cursor() as cursor:
-        cursor.execute(SINCE_SQL, [class_id])
+        cursor.execute(SINCE_SQL, [[class_id]])
         found = cursor.fetchone()
     return found[1] if found else NOT_YET
