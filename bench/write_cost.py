@@ -46,16 +46,21 @@ def load(count: int) -> dict:
     from django.db import connection
 
     from classes.models import ObjectClass
-    from events.models import Listener
 
     token, ids = load_items(count, "write cost")
-    klass = ObjectClass.objects.get(application__name="write cost", name="item")
-    Listener.objects.update_or_create(
-        object_class_id=klass.pk, defaults={"until": 9 * 10**18, "since": 0}
-    )
+    listened(ObjectClass.objects.get(application__name="write cost", name="item").pk)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE records_record")
     return {"token": token, "ids": ids}
+
+
+def listened(class_id: int) -> None:
+    """Register the class for good, so that every write of it is journaled."""
+    from events.models import Listener
+
+    Listener.objects.update_or_create(
+        object_class_id=class_id, defaults={"until": 9 * 10**18, "since": 0}
+    )
 
 
 @contextlib.contextmanager

@@ -41,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._live import Database  # noqa: E402
-from bench.write_cost import JOURNAL_TRIGGERS, api_statements, load  # noqa: E402
+from bench.write_cost import JOURNAL_TRIGGERS, api_statements, listened, load  # noqa: E402
 
 STATES = ("nobody listens", "listened", "no trigger")
 EXPERIMENTS = ("listened, no `new`", "trigger does nothing")
@@ -114,11 +114,7 @@ def put(state: str, class_id: int, served_function: str) -> None:
             cursor.execute(f"ALTER TABLE records_record {verb} TRIGGER {trigger}")
         cursor.execute("DELETE FROM events_listener")
         if state != "nobody listens":
-            cursor.execute(
-                "INSERT INTO events_listener (object_class_id, until, since)"
-                " VALUES (%s, 9000000000000000000, 0)",
-                [class_id],
-            )
+            listened(class_id)
         cursor.execute("TRUNCATE events_event")
         cursor.execute("CHECKPOINT")
     connection.close()

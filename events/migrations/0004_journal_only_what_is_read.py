@@ -26,11 +26,14 @@ import time
 from django.conf import settings
 from django.db import migrations, models
 
+# The classes registered now, and the applications with an enabled webhook.
+LISTENED_CLASSES = """SELECT l.object_class_id FROM events_listener l
+                   WHERE l.until > floor(extract(epoch FROM now()))::bigint"""
+HOOKED_APPLICATIONS = "SELECT w.application_id FROM events_webhook w WHERE w.enabled"
 # A record row `r` (new or old) whose change someone may read.
-READ = """
-    (r.object_class_id IN (SELECT l.object_class_id FROM events_listener l
-                           WHERE l.until > floor(extract(epoch FROM now()))::bigint)
-     OR r.application_id IN (SELECT w.application_id FROM events_webhook w WHERE w.enabled))
+READ = f"""
+    (r.object_class_id IN ({LISTENED_CLASSES})
+     OR r.application_id IN ({HOOKED_APPLICATIONS}))
 """
 
 FORWARD = f"""
@@ -39,9 +42,7 @@ DECLARE
     written bigint;
 BEGIN
     -- nobody listens anywhere (the common case): one look at two small tables
-    IF NOT EXISTS (SELECT 1 FROM events_listener l
-                   WHERE l.until > floor(extract(epoch FROM now()))::bigint)
-       AND NOT EXISTS (SELECT 1 FROM events_webhook w WHERE w.enabled) THEN
+    IF NOT EXISTS ({LISTENED_CLASSES}) AND NOT EXISTS ({HOOKED_APPLICATIONS}) THEN
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
@@ -90,9 +91,9 @@ BACKWARD = importlib.import_module("events.migrations.0003_wake_after_commit").F
 def keep_existing_classes_journaled(apps, schema_editor):
     until = int(time.time()) + int(settings.EVENTS_RETENTION_SECONDS)
     classes = apps.get_model("classes", "ObjectClass").objects.values_list("pk", flat=True)
-    apps.get_model("events", "Listener").objects.bulk_create(
-        apps.get_model("events", "Listener")(object_class_id=pk, until=until, since=0)
-        for pk in classes.iterator()
+    listener = apps.get_model("events", "Listener")
+    listener.objects.bulk_create(
+        listener(object_class_id=pk, until=until, since=0) for pk in classes.iterator()
     )
 
 
