@@ -91,3 +91,18 @@ def record_with(columns: dict, db: str | None = None) -> Record:
     the Python a page of 20 spent after its statement, and a third of what live events
     spent on a row."""
     return instance_with(Record, columns, db)
+
+
+def new_record(object_class, **columns) -> Record:
+    """An unsaved Record of `object_class`, as `Record(object_class=..., **columns)` makes
+    it: the columns given (by attname), every other at its field's default, the class
+    cached on the record. Made without Model.__init__ (record_with): about 9 µs a create
+    less."""
+    values = {
+        field.attname: columns[field.attname] if field.attname in columns else field.get_default()
+        for field in Record._meta.concrete_fields
+    }
+    values["object_class_id"] = object_class.pk
+    record = record_with(values)
+    record._state.fields_cache["object_class"] = object_class
+    return record

@@ -34,7 +34,7 @@ from config.api.errors import Forbidden, NotFound, Unprocessable
 from config.api.indexes import is_index_map
 from config.transactions import atomic_with_retry
 from records.ids import is_object_id, new_object_id
-from records.models import Record
+from records.models import Record, new_record
 from records.permissions import can, check, check_create, parse_record_permissions
 from records.query import matching
 from records.query.inplace import update_in_place
@@ -103,10 +103,10 @@ def _missing_parents(application_id, parent_ids) -> set[str]:
 
 
 def _build(caller, klass, prepared: _Prepared, stamp: int) -> Record:
-    return Record(
+    return new_record(
+        klass,
         id=new_object_id(stamp),
         application_id=klass.application_id,
-        object_class=klass,
         parent_id=prepared.parent_id,
         user_id=caller.user_id,
         created_at=stamp,
