@@ -9,8 +9,15 @@ def _columns(record):
 
 
 def test_a_new_record_is_what_record_init_makes(profile):
-    given = {"id": "a" * 24, "application_id": profile.application_id, "user_id": 7,
-             "created_at": 5, "updated_at": 5, "data": {"name": "x"}, "read_access": "owner"}
+    given = {
+        "id": "a" * 24,
+        "application_id": profile.application_id,
+        "user_id": 7,
+        "created_at": 5,
+        "updated_at": 5,
+        "data": {"name": "x"},
+        "read_access": "owner",
+    }
     made, expected = new_record(profile, **given), Record(object_class=profile, **given)
     assert _columns(made) == _columns(expected)
     assert made._state.adding and made._state.db is None
@@ -23,8 +30,14 @@ def test_new_records_do_not_share_their_lists(profile):
 
 
 def test_a_new_record_knows_its_class_and_is_stored_whole(profile, django_assert_num_queries):
-    record = new_record(profile, id="d" * 24, application_id=profile.application_id,
-                        created_at=1, updated_at=1, data={"name": "y"})
+    record = new_record(
+        profile,
+        id="d" * 24,
+        application_id=profile.application_id,
+        created_at=1,
+        updated_at=1,
+        data={"name": "y"},
+    )
     with django_assert_num_queries(0):
         assert record.object_class is profile
     insert(record)
