@@ -85,8 +85,9 @@ class Cond:
         return Cond(children=[self]) if self.sql is not None else self
 
     def _add(self, other: "Cond", connector: str) -> None:
-        other = other._group()
-        if not other.negated and (other.connector == connector or len(other.children) == 1):
+        if other.sql is not None:  # a leaf: what `_group` would make of it merges in whole
+            self.children.append(other)
+        elif not other.negated and (other.connector == connector or len(other.children) == 1):
             self.children.extend(other.children)
         else:
             self.children.append(other)
