@@ -26,7 +26,6 @@ next wake).
 """
 
 import logging
-import os
 import threading
 import time
 
@@ -34,6 +33,7 @@ import psycopg
 from django.conf import settings
 from django.db import transaction
 
+from config.processes import process_id
 from events.models import CHANNEL
 
 logger = logging.getLogger(__name__)
@@ -55,10 +55,10 @@ class _Notifier:
 
     def wake(self) -> None:
         self.pending.set()
-        if self.pid != os.getpid():  # first wake in this process (or a forked child)
+        if self.pid != process_id():  # first wake in this process (or a forked child)
             with self.lock:
-                if self.pid != os.getpid():
-                    self.connection, self.pid = None, os.getpid()
+                if self.pid != process_id():
+                    self.connection, self.pid = None, process_id()
                     self.thread = threading.Thread(
                         target=self._run, name="events-wakeup", daemon=True
                     )
@@ -91,7 +91,7 @@ class _Notifier:
     def close(self, timeout: float = 5) -> None:
         """Send what is pending, then close the connection (a later wake opens another)."""
         deadline = time.monotonic() + timeout
-        while self.pending.is_set() and self.pid == os.getpid() and time.monotonic() < deadline:
+        while self.pending.is_set() and self.pid == process_id() and time.monotonic() < deadline:
             time.sleep(0.005)
         if self.sending.acquire(timeout=max(0.0, deadline - time.monotonic())):
             try:

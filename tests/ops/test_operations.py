@@ -2,7 +2,9 @@
 
 import json
 import logging
+import os
 import urllib.request
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -121,3 +123,27 @@ def test_metrics_count_the_requests_of_every_worker(app_servers):
     assert answered(after, "session", 401) == 1
     assert "cubebase_http_request_duration_seconds_bucket" in text
     assert "cubebase_http_request_database_seconds_sum" in text
+    # each worker counted in a file of its own process id (ops.metrics.process_id)
+    workers = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    counted = {f.stem.rsplit("_", 1)[1] for f in Path(server._metrics_dir).glob("counter_*.db")}
+    assert counted and counted <= set(workers)
+
+
+def test_a_forked_child_knows_its_own_process():
+    """config.processes.process_id, which the metrics' files, record ids and the events'
+    wake-up go by, is the child's own id in a child forked after it was read."""
+    from config.processes import process_id
+    from records.ids import new_object_id
+
+    parent_bytes = new_object_id()[8:18]  # the 5 bytes fixed per process
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports and leaves at once
+        os.write(write, f"{process_id()} {os.getpid()} {new_object_id()[8:18]}".encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    told, actual, child_bytes = os.read(read, 100).decode().split()
+    os.close(read), os.close(write)
+    assert told == actual == str(child)
+    assert child_bytes != parent_bytes
+    assert process_id() == os.getpid() and new_object_id()[8:18] == parent_bytes
