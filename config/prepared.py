@@ -44,9 +44,13 @@ class _PreparingCursor(ServerBindingCursor):
 
 
 def enabled(alias: str = "default") -> bool:
+    return _prepares(connections[alias])
+
+
+def _prepares(db) -> bool:
     # psycopg prepares nothing on a connection whose prepare_threshold is None (Django's
     # default); settings.py sets it when prepared statements are on.
-    return connections[alias].settings_dict["OPTIONS"].get("prepare_threshold") is not None
+    return db.settings_dict["OPTIONS"].get("prepare_threshold") is not None
 
 
 def prepared_cursor(alias: str = "default"):
@@ -63,8 +67,8 @@ def repeats_cursor(alias: str = "default"):
 
 
 def _server_binding(alias: str, cursor_class):
-    db = connections[alias]
-    if not enabled(alias):
+    db = connections[alias]  # looked up once: ~1.7 µs each (a thread-critical asgiref Local)
+    if not _prepares(db):
         return db.cursor()
     # What BaseDatabaseWrapper.cursor() does, with psycopg's server-binding cursor.
     db.close_if_health_check_failed()

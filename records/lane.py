@@ -5,7 +5,7 @@ parameters in a GET body) is declined here and answered by the view.
 """
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS
 
 from classes.selectors import cached_class, class_by_name
 from config import lane
@@ -70,7 +70,7 @@ def get_record(request, caller, class_name, record_id):
         raise lane.Decline  # `permissions=1` and other parameters: the view
     klass = _class(caller, class_name)  # the Fold's class, when its row came (same version)
     if request.folded is not None:
-        found = rows.found_from_fold(request.folded, connection.alias)
+        found = rows.found_from_fold(request.folded, DEFAULT_DB_ALIAS)  # the session's
         return 200, api.get_answer(caller, klass, record_id, found)
     return 200, _reads(api.get_answer, caller, klass, record_id)
 

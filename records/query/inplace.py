@@ -39,7 +39,7 @@ per shape (config/prepared.py).
 """
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS
 
 from classes.models import FieldType
 from classes.types import INT64_MAX, INT64_MIN, MAX_RECORD_BYTES
@@ -131,10 +131,10 @@ def update_in_place(caller, klass, record_id: str, plan: UpdatePlan, stamp: int)
     found = statement(caller, klass, record_id, plan, stamp)
     if found is None:
         return None
-    with prepared_cursor() as cursor:
+    with prepared_cursor(DEFAULT_DB_ALIAS) as cursor:
         cursor.execute(*found)
         row = cursor.fetchone()
     if row is None:
         return None
-    wake_after_commit(connection.alias)
-    return rows.record_from_row(row[:-1], connection.alias)
+    wake_after_commit(DEFAULT_DB_ALIAS)
+    return rows.record_from_row(row[:-1], DEFAULT_DB_ALIAS)

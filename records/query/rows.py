@@ -23,7 +23,7 @@ the loser changes nothing and retries (records.services.record_update).
 """
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, connections, router
+from django.db import DEFAULT_DB_ALIAS, connection, connections, router
 
 from config.jsontext import dumps, loads
 from config.prepared import prepared_cursor, repeats_cursor
@@ -203,18 +203,18 @@ def insert(record: Record) -> None:
     connected to records); its id and every column are set by the caller."""
     values = [getattr(record, name) for name in _ATTNAMES]
     values[_DATA] = dumps(values[_DATA])
-    with prepared_cursor() as cursor:
+    with prepared_cursor(DEFAULT_DB_ALIAS) as cursor:
         cursor.execute(INSERT_SQL, values)
-    wake_after_commit(connection.alias)
-    record._state.adding, record._state.db = False, connection.alias
+    wake_after_commit(DEFAULT_DB_ALIAS)
+    record._state.adding, record._state.db = False, DEFAULT_DB_ALIAS
 
 
 def write_if_unchanged(record: Record, row_version: str) -> bool:
     values = [getattr(record, c) for c in WRITTEN]
     values[0] = dumps(values[0])
-    with prepared_cursor() as cursor:
+    with prepared_cursor(DEFAULT_DB_ALIAS) as cursor:
         cursor.execute(UPDATE_SQL, [*values, record.pk, row_version])
         written = cursor.rowcount == 1
     if written:
-        wake_after_commit(connection.alias)
+        wake_after_commit(DEFAULT_DB_ALIAS)
     return written
