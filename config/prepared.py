@@ -43,10 +43,6 @@ class _PreparingCursor(ServerBindingCursor):
         return super().execute(query, params, prepare=True, binary=binary)
 
 
-def enabled(alias: str = "default") -> bool:
-    return _prepares(connections[alias])
-
-
 def _prepares(db) -> bool:
     # psycopg prepares nothing on a connection whose prepare_threshold is None (Django's
     # default); settings.py sets it when prepared statements are on.

@@ -26,10 +26,11 @@ from prometheus_client import (
 
 from config.processes import process_id
 
-# In multiprocess mode every increment asks for the process id, to notice a fork and move
-# to the new process's own file: five `getpid` system calls a request. The library takes
-# the function that answers it (prometheus_client.values.MultiProcessValue).
-if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+# In multiprocess mode (the library's choice, from its environment variable) every
+# increment asks for the process id, to notice a fork and move to the new process's own
+# file: five `getpid` system calls a request. The library takes the function that
+# answers it (prometheus_client.values.MultiProcessValue).
+if values.ValueClass._multiprocess:
     values.ValueClass = values.MultiProcessValue(process_id)
 
 # Buckets for a fast API: most answers take a few milliseconds.

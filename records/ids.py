@@ -8,19 +8,21 @@ import re
 import threading
 import time
 
-from config.processes import process_id
-
 _ID_RE = re.compile(r"^[0-9a-f]{24}$")
 _process_bytes = os.urandom(5)
 _counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
 _lock = threading.Lock()
-_pid = process_id()
+
+
+def _forked() -> None:
+    global _process_bytes
+    _process_bytes = os.urandom(5)  # a forked worker must not repeat its parent's ids
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 def new_object_id(at: float | None = None) -> str:
-    global _process_bytes, _pid
-    if process_id() != _pid:  # a forked worker must not repeat its parent's ids
-        _process_bytes, _pid = os.urandom(5), process_id()
     with _lock:
         count = next(_counter) & 0xFFFFFF
     seconds = int(time.time() if at is None else at) & 0xFFFFFFFF

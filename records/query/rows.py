@@ -23,7 +23,7 @@ the loser changes nothing and retries (records.services.record_update).
 """
 
 from django.core.exceptions import EmptyResultSet
-from django.db import DEFAULT_DB_ALIAS, connection, connections, router
+from django.db import DEFAULT_DB_ALIAS, connections, router
 
 from config.jsontext import dumps, loads
 from config.prepared import prepared_cursor, repeats_cursor
@@ -136,7 +136,7 @@ def found_from_fold(columns, alias: str) -> tuple[Record, str] | None:
 def record_for_update(klass, record_id: str) -> tuple[Record, str] | None:
     """`record_by_id` on the primary, the row locked until the current transaction ends
     (a record written by many at once: the compare-and-set keeps losing)."""
-    return _one(SELECT_FOR_UPDATE_SQL, klass, record_id, connection.alias)
+    return _one(SELECT_FOR_UPDATE_SQL, klass, record_id, DEFAULT_DB_ALIAS)
 
 
 def _one(sql: str, klass, record_id: str, alias: str) -> tuple[Record, str] | None:

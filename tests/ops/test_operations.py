@@ -130,8 +130,9 @@ def test_metrics_count_the_requests_of_every_worker(app_servers):
 
 
 def test_a_forked_child_knows_its_own_process():
-    """config.processes.process_id, which the metrics' files, record ids and the events'
-    wake-up go by, is the child's own id in a child forked after it was read."""
+    """config.processes.process_id, which the metrics' files and the events' wake-up go
+    by, is the child's own id in a child forked after it was read; record ids made there
+    carry process bytes of their own (records.ids)."""
     from config.processes import process_id
     from records.ids import new_object_id
 
