@@ -13,61 +13,241 @@ pg_stat_statements' track_planning: about 190 µs to plan the session statement 
 40 µs to run it, 100 µs against 30 µs for the record). A statement prepared on the
 connection is planned a few times, then PostgreSQL keeps a generic plan.
 
-The cursor is psycopg's server-binding cursor on Django's own connection (`alias`), wrapped
-the way Django wraps its cursors (its database errors, its query log in tests), so it runs
-inside the same transactions, savepoints and test transactions as the ORM. Only SQL that
-is written once per process goes through it: every distinct text becomes one prepared
-statement on each connection. psycopg forgets them all after a rollback (and PostgreSQL
-re-plans them by itself after a change of the tables they read).
+The cursor is Django's cursor wrapper (its database errors, its execute wrappers, its query
+log in tests) around `_Cursor`, which runs the statement on Django's own connection
+through libpq: psycopg's `PGconn` (its C implementation) prepares it and runs it, and
+psycopg's `Transformer` (C too) turns the parameters into bytes and the result into
+Python values, with the adapters Django set on the connection. It runs inside the same
+transactions, savepoints and test transactions as the ORM. What it leaves out of
+psycopg's cursor is the Python around those calls (the query's conversion, the cache of
+prepared statements, the result's bookkeeping): 60-110 µs of a worker's CPU for each
+statement sent (the session statement 110 -> 45 µs, the in-place update 170 -> 55 µs on
+this machine; docs/performance.md, "Statements through libpq").
 
-`repeats_cursor` is the same cursor without the insistence: psycopg prepares a text
-when the connection runs it for the fifth time (`prepare_threshold`) and keeps the 100
-used last (`prepared_max`). It is for SQL written per request from a few shapes, the
-query module's lists and counts (records.query.sql): one text per class and shape of
-query, which a busy client sends over and over with other values. Parsing and planning
-one of those was more than half of what PostgreSQL spent on it (docs/performance.md,
-"Lists and counts prepared"); a shape seen once is sent as before, planned for its
-values.
+Every distinct text (with its parameters' types, as psycopg dumps them) becomes one
+prepared statement on each connection: a text of `prepared_cursor` at its first use, one of
+`repeats_cursor` at its fifth (`REPEATS`, as psycopg's `prepare_threshold`); the 100 used
+last are kept (`KEPT`, as its `prepared_max`), the least recently used one deallocated.
+`repeats_cursor` is for SQL written per request from a few shapes, the query module's
+lists and counts (records.query.sql): one text per class and shape of query, which a busy
+client sends over and over with other values. Parsing and planning one of those was more
+than half of what PostgreSQL spent on it (docs/performance.md, "Lists and counts
+prepared"); a shape seen fewer times is sent with its parameters, planned for its values.
+Prepared statements outlive rollbacks; PostgreSQL plans one again by itself after a change
+of the tables it reads. One that is gone from the server anyway (a pooler's `DISCARD
+ALL`) is prepared again and run once more, when no transaction is open (in one, the error
+stands: the transaction is already aborted).
 
 DATABASE_PREPARED_STATEMENTS=0 (config/settings.py) turns this off for connection poolers
 that cannot hold prepared statements (PgBouncer in transaction mode before 1.22, or with
 `max_prepared_statements = 0`): then this is Django's usual cursor.
 """
 
+import re
+from collections import OrderedDict
+from types import SimpleNamespace
+
 from django.db import connections
-from django.db.backends.postgresql.base import ServerBindingCursor
+from psycopg import errors
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.pq import DiagnosticField, ExecStatus, TransactionStatus
 
+REPEATS = 5  # a text of repeats_cursor is prepared at this use on a connection
+KEPT = 100  # statements kept prepared on a connection, the least recently used dropped
 
-class _PreparingCursor(ServerBindingCursor):
-    def execute(self, query, params=None, *, prepare=None, binary=None):
-        return super().execute(query, params, prepare=True, binary=binary)
+_PLACEHOLDER = re.compile(rb"%(?:\((\w+)\))?s|%%|%")
+_EMPTY = "{}"
+_GONE = b"26000"  # invalid_sql_statement_name: no prepared statement by that name
 
 
 def _prepares(db) -> bool:
-    # psycopg prepares nothing on a connection whose prepare_threshold is None (Django's
-    # default); settings.py sets it when prepared statements are on.
+    # settings.py sets prepare_threshold (None: off) from DATABASE_PREPARED_STATEMENTS.
     return db.settings_dict["OPTIONS"].get("prepare_threshold") is not None
 
 
 def prepared_cursor(alias: str = "default"):
     """A cursor of Django's connection `alias` whose statements are prepared on the server
     (or Django's usual cursor, when prepared statements are off)."""
-    return _server_binding(alias, _PreparingCursor)
+    return _cursor(alias, repeats=1)
 
 
 def repeats_cursor(alias: str = "default"):
-    """A cursor of Django's connection `alias` whose statements psycopg prepares once the
-    connection has run them `prepare_threshold` times (or Django's usual cursor, when
-    prepared statements are off)."""
-    return _server_binding(alias, ServerBindingCursor)
+    """A cursor of Django's connection `alias` whose statements are prepared once the
+    connection has run them REPEATS times (or Django's usual cursor, when prepared
+    statements are off)."""
+    return _cursor(alias, repeats=REPEATS)
 
 
-def _server_binding(alias: str, cursor_class):
+def _cursor(alias: str, repeats: int):
     db = connections[alias]  # looked up once: ~1.7 µs each (a thread-critical asgiref Local)
     if not _prepares(db):
         return db.cursor()
-    # What BaseDatabaseWrapper.cursor() does, with psycopg's server-binding cursor.
+    # What BaseDatabaseWrapper.cursor() does, with this module's cursor.
     db.close_if_health_check_failed()
     db.ensure_connection()
     with db.wrap_database_errors:
-        return db._prepare_cursor(cursor_class(db.connection))
+        return db._prepare_cursor(_Cursor(db.connection, repeats))
+
+
+_converted: dict[str, tuple[bytes, list | None]] = {}
+
+
+def _convert(sql: str) -> tuple[bytes, list | None]:
+    """(the text with $1, $2... for psycopg's placeholders, the parameter names in $ order
+    for `%(name)s` ones or None for `%s` ones). `%%` is a `%`; a name used twice is one
+    parameter, as psycopg has them."""
+    found = _converted.get(sql)
+    if found is not None:
+        return found
+    names: list = []
+    positional = 0
+
+    def number(match) -> bytes:
+        nonlocal positional
+        name = match.group(1)
+        if match.group(0) == b"%%":
+            return b"%"
+        if match.group(0) == b"%":
+            raise errors.ProgrammingError(f"only '%s', '%(name)s' and '%%' may follow a %: {sql}")
+        if name is None:
+            positional += 1
+            return b"$%d" % positional
+        key = name.decode()
+        if key not in names:
+            names.append(key)
+        return b"$%d" % (names.index(key) + 1)
+
+    text = _PLACEHOLDER.sub(number, sql.encode())
+    if names and positional:
+        raise errors.ProgrammingError(f"'%s' and '%(name)s' placeholders mixed: {sql}")
+    found = _converted[sql] = (text, names or None)
+    return found
+
+
+class _Statements:
+    """The statements prepared on one psycopg connection, by (SQL, parameter types): the
+    KEPT used last, the least recently used one deallocated."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.prepared: OrderedDict = OrderedDict()  # key -> the statement's name
+        self.uses: OrderedDict = OrderedDict()  # key -> uses, of those not prepared yet
+        self.serial = 0
+
+    @classmethod
+    def of(cls, connection) -> "_Statements":
+        found = getattr(connection, "_cubebase_statements", None)
+        if found is None:
+            found = connection._cubebase_statements = cls(connection)
+        return found
+
+    def name(self, key, text: bytes, types, repeats: int) -> bytes | None:
+        """The prepared statement to run `key` with, prepared now if this is its
+        `repeats`th use; None to send it with its parameters."""
+        found = self.prepared.get(key)
+        if found is not None:
+            self.prepared.move_to_end(key)
+            return found
+        if repeats > 1:
+            uses = self.uses.pop(key, 0) + 1
+            if uses < repeats:
+                self.uses[key] = uses
+                if len(self.uses) > KEPT:
+                    self.uses.popitem(last=False)
+                return None
+        self.serial += 1
+        name = b"cubebase_%d" % self.serial
+        pgconn = self.connection.pgconn
+        _check(self.connection, pgconn.prepare(name, text, types))
+        self.prepared[key] = name
+        if len(self.prepared) > KEPT:
+            _, old = self.prepared.popitem(last=False)
+            _check(self.connection, pgconn.exec_(b"DEALLOCATE " + old))
+        return name
+
+    def forget(self) -> None:
+        """The server has none of them any more."""
+        self.prepared.clear()
+
+
+def _check(connection, result):
+    if result.status == ExecStatus.FATAL_ERROR:
+        raise errors.error_from_result(result, encoding=connection.info.encoding)
+    return result
+
+
+def _gone(result) -> bool:
+    return (
+        result.status == ExecStatus.FATAL_ERROR
+        and result.error_field(DiagnosticField.SQLSTATE) == _GONE
+    )
+
+
+class _Cursor:
+    """The DB-API cursor Django's wrapper holds: execute, fetchone, fetchall, rowcount."""
+
+    def __init__(self, connection, repeats: int):
+        self.connection = connection
+        self.repeats = repeats
+        self.rowcount = -1
+        self._result = None
+        self._transformer = None
+        self._row = 0
+        self._query = None  # what Django's query log reads (last_executed_query)
+
+    def execute(self, sql: str, params=None):
+        text, names = _convert(sql)
+        self._query = SimpleNamespace(query=text)
+        values = [params[name] for name in names] if names else params or ()
+        # An empty list goes as psycopg sends one (the text '{}', its type left to the
+        # server), without psycopg's list dumper (Python, ~2 µs a list: a record's six
+        # permission lists are empty on most writes).
+        values = [_EMPTY if type(value) is list and not value else value for value in values]
+        connection = self.connection
+        transformer = Transformer(connection)
+        dumped = transformer.dump_sequence(values, [PyFormat.AUTO] * len(values))
+        types = transformer.types
+        statements = _Statements.of(connection)
+        with connection.lock:
+            result = self._run(statements, (sql, types), text, dumped, transformer)
+            if _gone(result) and connection.pgconn.transaction_status == TransactionStatus.IDLE:
+                statements.forget()  # dropped behind our back (a pooler's DISCARD ALL)
+                result = self._run(statements, (sql, types), text, dumped, transformer)
+        _check(connection, result)
+        transformer.set_pgresult(result)
+        self._result, self._transformer, self._row = result, transformer, 0
+        tuples = result.command_tuples
+        self.rowcount = tuples if tuples is not None else -1
+        return self
+
+    def _run(self, statements, key, text, dumped, transformer):
+        connection = self.connection
+        pgconn = connection.pgconn
+        if not connection.autocommit and pgconn.transaction_status == TransactionStatus.IDLE:
+            connection.wait(connection._start_query())  # the BEGIN psycopg's cursor sends
+        name = statements.name(key, text, transformer.types, self.repeats)
+        if name is None:
+            return pgconn.exec_params(text, dumped, transformer.types, transformer.formats)
+        return pgconn.exec_prepared(name, dumped, transformer.formats)
+
+    def fetchone(self):
+        if self._result is None or self._row >= self._result.ntuples:
+            return None
+        self._row += 1
+        return self._transformer.load_row(self._row - 1, tuple)
+
+    def fetchall(self) -> list:
+        if self._result is None:
+            return []
+        rows = self._transformer.load_rows(self._row, self._result.ntuples, tuple)
+        self._row = self._result.ntuples
+        return rows
+
+    def close(self) -> None:
+        self._result = self._transformer = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

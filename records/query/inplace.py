@@ -102,8 +102,8 @@ def statement(caller, klass, record_id: str, plan: UpdatePlan, stamp: int):
         total_params: list = []
         total = f"({_current(fld.name, total_params)} + %s::numeric)"
         total_params.append(amount)
-        data = f"jsonb_set({data}, %s::text[], to_jsonb{total})"
-        params += [[fld.name], *total_params]
+        data = f"jsonb_set({data}, ARRAY[%s]::text[], to_jsonb{total})"
+        params += [fld.name, *total_params]  # a name, not a list: no list to dump
         totals.append((total, total_params))
         growth += len(fld.name.encode()) + _INC_GROWTH
     sql = (
