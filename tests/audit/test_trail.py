@@ -1,7 +1,7 @@
 """The audit trail: written by triggers in the transaction of each change, whatever made it."""
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.actor import acting_as, command_actor
 from audit.models import AuditEntry
@@ -113,3 +113,42 @@ def test_the_console_lists_one_application_s_trail_by_kind(
     assert "note.text" in page and "elsewhere" not in page
     page = staff.get(url, {"kind": "class schema"}).content.decode()
     assert "note.text" in page and 'data-kind="class"' not in page
+
+
+def test_only_updates_that_set_a_permission_column_reach_the_record_trigger(owner_api, owner, note):
+    """The trigger names the nine permission columns (AFTER UPDATE OF), so PostgreSQL
+    skips it, WHEN clause and all, for an update that sets none of them (the in-place
+    update sets `data` and `updated_at`). What it writes is the same: a permission
+    changed by criteria is traced, a field set in place is not."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.attname FROM pg_trigger t JOIN pg_attribute a"
+            " ON a.attrelid = t.tgrelid AND a.attnum = ANY(t.tgattr)"
+            " WHERE t.tgname = 'audit_record_permissions' ORDER BY a.attnum"
+        )
+        columns = [row[0] for row in cursor.fetchall()]
+    assert columns == [
+        f"{action}_{part}"
+        for action in ("read", "update", "delete")
+        for part in ("access", "ids", "groups")
+    ]
+    status, record = owner_api.post("/data/note", {"text": "a"})
+    assert status == 201
+    AuditEntry.objects.all().delete()
+    assert owner_api.put(f"/data/note/{record['_id']}", {"text": "b"})[0] == 200
+    assert entries() == []
+    status, body = owner_api.put(
+        "/data/note/by_criteria",
+        {
+            "search_criteria": {"_id": record["_id"]},
+            "permissions": {"delete": {"access": "open_for_users_ids", "ids": [owner.pk]}},
+        },
+    )
+    assert status == 200, body
+    (entry,) = entries()
+    assert (entry.kind, entry.target) == ("record permissions", f"note {record['_id']}")
+    assert entry.after["delete"] == {
+        "access": "open_for_users_ids",
+        "ids": [owner.pk],
+        "groups": [],
+    }
