@@ -149,6 +149,21 @@ def test_parameters_by_name_and_an_escaped_percent():
         assert cursor.fetchone() is None
 
 
+def test_the_connections_execute_wrappers_see_every_statement(owner_api, create):
+    """As under Django's cursor wrapper: the metrics' database time is such a wrapper."""
+    record = create(age=1)
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        use_every_hot_statement(owner_api, record.pk)
+    for name, sql in HOT.items():
+        assert any(s.startswith(sql.split("%s")[0]) for s in seen), name
+
+
 @pytest.mark.django_db
 def test_a_database_error_is_djangos():
     with pytest.raises(DataError, match="division by zero"):
