@@ -50,7 +50,7 @@ from collections import OrderedDict
 from types import SimpleNamespace
 
 from django.db import connections
-from psycopg import errors
+from psycopg import capabilities, errors
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import DiagnosticField, ExecStatus, TransactionStatus
 
@@ -58,6 +58,7 @@ REPEATS = 5  # a text of repeats_cursor is prepared at this use on a connection
 KEPT = 100  # statements kept prepared on a connection, the least recently used dropped
 
 _PLACEHOLDER = re.compile(rb"%(?:\((\w+)\))?s|%%|%")
+_CLOSE = capabilities.has_send_close_prepared()
 _EMPTY = "{}"
 _GONE = b"26000"  # invalid_sql_statement_name: no prepared statement by that name
 
@@ -209,9 +210,14 @@ class _Statements:
         pgconn = self.connection.pgconn
         _check(self.connection, pgconn.prepare(name, text, types))
         self.prepared[key] = name
-        if len(self.prepared) > KEPT:
+        while len(self.prepared) > KEPT:
             _, old = self.prepared.popitem(last=False)
-            _check(self.connection, pgconn.exec_(b"DEALLOCATE " + old))
+            # The protocol's Close where libpq has it (17+), which PgBouncer tracks, as
+            # psycopg does; else the SQL command.
+            if _CLOSE:
+                _check(self.connection, pgconn.close_prepared(old))
+            else:
+                _check(self.connection, pgconn.exec_(b"DEALLOCATE " + old))
         return name
 
     def forget(self) -> None:

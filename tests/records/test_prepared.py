@@ -17,6 +17,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from psycopg.pq import TransactionStatus
 
 from accounts.selectors import session_sql
+from config import prepared as prepared_module
 from config.prepared import prepared_cursor
 from records.query.rows import INSERT_SQL, SELECT_SQL, UPDATE_SQL
 from records.query.sql import COUNT, SELECT_LISTED
@@ -134,6 +135,28 @@ def test_the_first_statement_of_a_transaction_begins_it():
         assert transaction_id() == first
     assert connection.connection.pgconn.transaction_status == TransactionStatus.IDLE
     assert transaction_id() != first
+
+
+@pytest.mark.django_db
+def test_past_the_kept_number_the_least_recently_used_is_dropped(monkeypatch):
+    monkeypatch.setattr(prepared_module, "KEPT", 3)
+    texts = [f"SELECT %s::int + {n} AS {unique_name()}" for n in range(4)]
+
+    def run(sql, value):
+        with prepared_cursor() as cursor:
+            cursor.execute(sql, [value])
+            return cursor.fetchone()[0]
+
+    def on_server(sql):
+        return sum(sql.split(" AS ")[1] in s for s in prepared())
+
+    for n, sql in enumerate(texts[:3]):
+        assert run(sql, 10) == 10 + n
+    assert run(texts[0], 20) == 20  # used again: texts[1] is now the least recent
+    assert run(texts[3], 10) == 13
+    assert [on_server(sql) for sql in texts] == [1, 0, 1, 1]
+    assert run(texts[1], 10) == 11  # prepared again
+    assert [on_server(sql) for sql in texts] == [1, 1, 0, 1]
 
 
 @pytest.mark.django_db
