@@ -13,22 +13,22 @@ pg_stat_statements' track_planning: about 190 µs to plan the session statement 
 40 µs to run it, 100 µs against 30 µs for the record). A statement prepared on the
 connection is planned a few times, then PostgreSQL keeps a generic plan.
 
-The cursor keeps what Django's cursor wrapper does (its database errors, its execute
-wrappers, its query log in tests: there it is Django's wrapper itself) around `_Cursor`,
-which runs the statement on Django's own connection
-through libpq: psycopg's `PGconn` (its C implementation) prepares it and runs it, and
-psycopg's `Transformer` (C too) turns the parameters into bytes and the result into
-Python values, with the adapters Django set on the connection. It runs inside the same
-transactions, savepoints and test transactions as the ORM. What it leaves out of
-psycopg's cursor is the Python around those calls (the query's conversion, the cache of
-prepared statements, the result's bookkeeping): 60-110 µs of a worker's CPU for each
-statement sent (the session statement 110 -> 45 µs, the in-place update 170 -> 55 µs on
-this machine; docs/performance.md, "Statements through libpq").
+The cursor runs the statement on Django's own connection through libpq: psycopg's `PGconn`
+(its C implementation) prepares it and runs it, and psycopg's `Transformer` (C too) turns
+the parameters into bytes and the result into Python values, with the adapters Django set
+on the connection. Around it, `_Checked` does what Django's cursor wrapper does (the
+broken-transaction check, the execute wrappers, Django's database errors); when statements
+are logged (a test capturing queries, DEBUG) it is Django's wrapper itself. It runs inside
+the same transactions, savepoints and test transactions as the ORM. What it leaves out of
+psycopg's cursor and Django's wrapper is the Python around those calls (the query's
+conversion, the cache of prepared statements, the result's bookkeeping, an error-wrapping
+closure per fetch): 40-150 µs of a worker's CPU for each statement sent
+(docs/performance.md, "Statements through libpq").
 
 Every distinct text (with its parameters' types, as psycopg dumps them) becomes one
 prepared statement on each connection: a text of `prepared_cursor` at its first use, one of
 `repeats_cursor` at its fifth (`REPEATS`, as psycopg's `prepare_threshold`); the 100 used
-last are kept (`KEPT`, as its `prepared_max`), the least recently used one deallocated.
+last are kept (`KEPT`, as its `prepared_max`), the least recently used one closed.
 `repeats_cursor` is for SQL written per request from a few shapes, the query module's
 lists and counts (records.query.sql): one text per class and shape of query, which a busy
 client sends over and over with other values. Parsing and planning one of those was more
