@@ -39,6 +39,18 @@ def unique_name() -> str:
     return f"cubebase_test_{os.getpid()}_{next(_names)}"
 
 
+def run(sql: str, value):
+    """The one value `sql` selects for `value`, through a prepared cursor."""
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, [value])
+        return cursor.fetchone()[0]
+
+
+def on_server(sql: str) -> int:
+    """How many prepared statements on this connection are `sql` (named by its AS)."""
+    return sum(sql.split(" AS ")[1] in s for s in prepared())
+
+
 def prepared() -> list[str]:
     """The statements prepared on this test's connection (the one the test client uses)."""
     with connection.cursor() as cursor:
@@ -96,30 +108,22 @@ def test_a_statement_first_prepared_in_a_rolled_back_savepoint_still_runs():
     sql = f"SELECT %s::int + 1 AS {unique_name()}"  # a text no other test sends
     try:
         with transaction.atomic():
-            with prepared_cursor() as cursor:
-                cursor.execute(sql, [1])
-                assert cursor.fetchone() == (2,)
+            assert run(sql, 1) == 2
             raise RuntimeError("roll it back")
     except RuntimeError:
         pass
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, [2])
-        assert cursor.fetchone() == (3,)
-    assert sum(sql.split(" AS ")[1] in s for s in prepared()) == 1
+    assert run(sql, 2) == 3
+    assert on_server(sql) == 1
 
 
 @pytest.mark.django_db(transaction=True)
 def test_statements_dropped_behind_its_back_are_prepared_again():
     sql = f"SELECT %s::int * 2 AS {unique_name()}"
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, [2])
-        assert cursor.fetchone() == (4,)
+    assert run(sql, 2) == 4
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")  # as a pooler's DISCARD ALL would
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, [3])
-        assert cursor.fetchone() == (6,)
-    assert sum(sql.split(" AS ")[1] in s for s in prepared()) == 1
+    assert run(sql, 3) == 6
+    assert on_server(sql) == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -141,15 +145,6 @@ def test_the_first_statement_of_a_transaction_begins_it():
 def test_past_the_kept_number_the_least_recently_used_is_dropped(monkeypatch):
     monkeypatch.setattr(prepared_module, "KEPT", 3)
     texts = [f"SELECT %s::int + {n} AS {unique_name()}" for n in range(4)]
-
-    def run(sql, value):
-        with prepared_cursor() as cursor:
-            cursor.execute(sql, [value])
-            return cursor.fetchone()[0]
-
-    def on_server(sql):
-        return sum(sql.split(" AS ")[1] in s for s in prepared())
-
     for n, sql in enumerate(texts[:3]):
         assert run(sql, 10) == 10 + n
     assert run(texts[0], 20) == 20  # used again: texts[1] is now the least recent
