@@ -49,6 +49,14 @@ def live_session(found) -> tuple[ApiSession, int] | None:
     return session, version
 
 
+def taken_as_read(session, now=None) -> bool:
+    """Whether live_session would take `session` as it was read: neither expired (deleted
+    then) nor due its touch."""
+    now = now or timezone.now()
+    age = (now - session.updated_at).total_seconds()
+    return not session.is_expired(now) and age <= TOUCH_EVERY_SECONDS
+
+
 def same_application(auth_key: str | None, session) -> bool:
     """A request that names an application by its key (CB-AuthKey) besides the token must
     name the token's own: a token of one application never acts on another."""

@@ -3,6 +3,11 @@
 from dataclasses import dataclass, field
 
 
+class Unconfirmed(Exception):
+    """A caller with a guard (Caller.guard) got to a step no guarded statement covers, or
+    its guarded statement wrote nothing: read the session, then do the request again."""
+
+
 @dataclass(frozen=True)
 class Caller:
     application: "object"  # accounts.models.Application
@@ -13,6 +18,11 @@ class Caller:
     # The schema version read with the session (classes.models.SchemaVersion): lets
     # classes.selectors serve cached classes. None outside a request: always fresh.
     schema_version: int | None = None
+    # Set on a caller built from an earlier read of its session, before this request's
+    # own read (config.lane): (sql, params) of the condition that the session is still as
+    # read (accounts.selectors.session_guard). Such a caller may only act through a
+    # statement that carries the condition; anything else raises Unconfirmed.
+    guard: tuple | None = None
 
     # DRF reads request.user.is_authenticated
     is_authenticated = True

@@ -2,6 +2,7 @@
 
     session_by_token_hash(hash) -> (session with its application and user, version) or None
     session_with(hash, sql, params) -> the same, and the row an app above joined to it
+    session_guard(hash, session, number) -> (sql, params): "that session is still as read"
 
 It loads the session, its application and its user (every column but the password hash,
 which no request after login needs; what is left out loads on first access, like
@@ -129,3 +130,21 @@ def session_with(token_hash: str, sql: str, params: list, *, lean: bool = False)
         _instance(ApiUser, loaded[ApiUser], row[a_end:u_end]) if session.user_id else None
     )
     return (session, row[u_end] or 0), row[u_end + 1 :]
+
+
+def session_guard(token_hash: str, session, number: int) -> tuple[str, list]:
+    """(sql, params) of a condition true only while the user session of `token_hash` is,
+    in the snapshot of the statement that carries it, the one the session statement read:
+    the same row, last used at the same instant, the same user with the same tags, and the
+    registered number unchanged. A write that carries it acts for a caller built from an
+    earlier read of the session (config.lane) exactly when that read would still give the
+    same caller: a session deleted, touched, logged into another user, a user deleted or
+    retagged, or a schema changed, and it writes nothing."""
+    user = session.user
+    sql = (
+        f"EXISTS (SELECT FROM {ApiSession._meta.db_table} s"
+        f" JOIN {ApiUser._meta.db_table} u ON u.id = s.user_id"
+        " WHERE s.token_hash = %s AND s.id = %s AND s.updated_at = %s AND u.id = %s"
+        f" AND u.tags = %s::varchar(100)[] AND {_version_sql} = %s)"
+    )
+    return sql, [token_hash, session.pk, session.updated_at, user.pk, list(user.tags), number]

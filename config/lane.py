@@ -29,6 +29,7 @@ client, runserver and WSGI servers, so the whole test suite goes through this pa
 `LANE=0` turns it off (everything then goes through DRF, as before).
 """
 
+import dataclasses
 import functools
 import re
 import time
@@ -169,19 +170,29 @@ class Route:
     allow: str  # the Allow header DRF sends for the view
     user_session: bool  # writes need a logged-in user
     fold: object = None  # (request, groups, application id) -> Fold or None
+    guarded: bool = False  # may act for a known caller through guarded statements
 
 
 _routes: list[Route] = []
 
 
 def route(
-    method: str, pattern: str, *, label: str, allow: str, user_session: bool = False, fold=None
+    method: str,
+    pattern: str,
+    *,
+    label: str,
+    allow: str,
+    user_session: bool = False,
+    fold=None,
+    guarded: bool = False,
 ):
-    """Register a handler for `method` and a full-path regex with named groups."""
+    """Register a handler for `method` and a full-path regex with named groups. A `guarded`
+    handler may be given a caller with a guard (see _caller) and must then act only
+    through statements that carry it, or raise accounts.caller.Unconfirmed."""
 
     def register(handler):
         _routes.append(
-            Route(method, re.compile(pattern), handler, label, allow, user_session, fold)
+            Route(method, re.compile(pattern), handler, label, allow, user_session, fold, guarded)
         )
         return handler
 
@@ -223,6 +234,7 @@ class LaneResponse:
 def answer(request: LaneRequest, found) -> LaneResponse | None:
     """The answer to `request` (matched by `find`), or None: the full stack answers it.
     Runs where Django views run (a thread that may use the database)."""
+    from accounts.caller import Unconfirmed
     from ops import metrics
     from ops.middleware import request_id
 
@@ -237,7 +249,11 @@ def answer(request: LaneRequest, found) -> LaneResponse | None:
     try:
         with connection.execute_wrapper(timer):
             caller = _caller(request, the_route, groups)
-            status, data = the_route.handler(request, caller, **groups)
+            try:
+                status, data = the_route.handler(request, caller, **groups)
+            except Unconfirmed:  # a guarded caller's statement wrote nothing
+                caller = _caller(request, the_route, groups, guess=False)
+                status, data = the_route.handler(request, caller, **groups)
     except Decline:
         return None
     except Exception as exc:  # noqa: BLE001 - mapped as the API's error handler maps it
@@ -268,24 +284,45 @@ def answer(request: LaneRequest, found) -> LaneResponse | None:
 # token hash -> the application its session had when last read here: the guess a Fold is
 # written on (a wrong or stale guess costs nothing but the fold: see _caller)
 _applications: dict[str, int] = {}
+# token hash -> the caller of its user session when a guarded route last read it here, with
+# the guard that the session is still as read: what a guarded route acts for next time
+_callers: dict[str, object] = {}
 MAX_GUESSES = 10_000  # past it the guesses start over
 _fold_statements: dict[tuple[str, str], str] = {}
 
 
-def _caller(request: LaneRequest, the_route: Route, groups: dict):
-    """The caller of the request's session, read by the session statement on every
-    request, as the views read it. A route with a Fold has its row read by that same
-    statement, and gets it (request.folded) only if the session's application and schema
-    version are the ones the Fold was written for."""
-    from accounts.authentication import live_session, same_application
+def _caller(request: LaneRequest, the_route: Route, groups: dict, *, guess: bool = True):
+    """The caller of the request's session, read by the session statement, as the views
+    read it. A route with a Fold has its row read by that same statement, and gets it
+    (request.folded) only if the session's application and schema version are the ones
+    the Fold was written for.
+
+    A guarded route (an update) is given, when this process has read the token's user
+    session before and that read needs no upkeep now (not expired, not due its touch),
+    the caller built then, with a guard: the condition that the session is still exactly
+    as read (accounts.selectors.session_guard). Its one statement carries the condition, so
+    the session is checked in the same statement that writes: a session deleted on any
+    node, a user retagged or a schema changed since, and it writes nothing, raises
+    Unconfirmed, and the request is done again after this function reads the session
+    (`guess=False`)."""
+    from accounts.authentication import live_session, same_application, taken_as_read
     from accounts.caller import Caller
     from accounts.models import hash_token
-    from accounts.selectors import session_by_token_hash, session_sql_with, session_with
+    from accounts.selectors import (
+        session_by_token_hash,
+        session_guard,
+        session_sql_with,
+        session_with,
+    )
 
     token = request.headers.get("cb-token") or _query_token(request)
     if not token:
         raise Decline
     token_hash = hash_token(token)
+    if guess and the_route.guarded and "cb-authkey" not in request.headers:
+        known = _callers.get(token_hash)
+        if known is not None and taken_as_read(known.session):
+            return known
     guess = _applications.get(token_hash)
     fold = None
     if the_route.fold is not None and guess is not None:
@@ -299,6 +336,7 @@ def _caller(request: LaneRequest, the_route: Route, groups: dict):
         found, extra = session_with(token_hash, _fold_statements[key], fold.params, lean=True)
     found = live_session(found)
     if found is None or not same_application(request.headers.get("cb-authkey"), found[0]):
+        _callers.pop(token_hash, None)
         raise Decline
     session, version = found
     if len(_applications) >= MAX_GUESSES:
@@ -310,6 +348,11 @@ def _caller(request: LaneRequest, the_route: Route, groups: dict):
     ):
         request.folded = extra
     caller = Caller.for_session(session, schema_version=version)
+    if the_route.guarded and caller.is_user:
+        if len(_callers) >= MAX_GUESSES:
+            _callers.clear()
+        guard = session_guard(token_hash, session, version)
+        _callers[token_hash] = dataclasses.replace(caller, guard=guard)
     if the_route.user_session and not caller.is_user:
         raise Decline
     return caller

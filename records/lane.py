@@ -82,7 +82,7 @@ def create_record(request, caller, class_name):
     return 201, api.create_answer(caller, klass, data, form=False)
 
 
-@lane.route("PUT", ONE, user_session=True, **RECORD)
+@lane.route("PUT", ONE, user_session=True, guarded=True, **RECORD)
 def update_record(request, caller, class_name, record_id):
     changes = {**request.query(), **request.json_object()}
     klass = _class(caller, class_name)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.db.models import Case, JSONField, Value, When
 
+from accounts.caller import Unconfirmed
 from blobs.files import schedule_file_deletion
 from classes.models import FieldType
 from classes.types import coerce_fields, size_error
@@ -251,6 +252,8 @@ def record_update(*, caller, klass, record_id: str, changes, form: bool = False)
     """Change one record: plain fields are set (null clears), operators apply to the row as
     it is when written. 404 if it does not exist, 403 if the caller may not update it."""
     plan = _plan(klass, changes, form)
+    if caller.guard is not None:
+        return _guarded_update(caller, klass, record_id, plan)
     if plan.parent_given and plan.parent_id:
         # The parent's existence and the write go in one transaction.
         return _record_update_locked(caller, klass, record_id, plan)
@@ -269,6 +272,19 @@ def record_update(*, caller, klass, record_id: str, changes, form: bool = False)
             schedule_file_deletion(removed)
             return record
     return _record_update_locked(caller, klass, record_id, plan)
+
+
+def _guarded_update(caller, klass, record_id: str, plan: UpdatePlan) -> Record:
+    """An update for a caller whose session this request has not read (Caller.guard): the
+    one statement that checks the session as it writes, or nothing. Whatever it does not
+    write (another kind of change, a missing or forbidden record, a session no longer as
+    read) is done again once the session is read."""
+    written = None
+    if is_object_id(record_id) and not plan.parent_given:
+        written = update_in_place(caller, klass, record_id, plan, now())
+    if written is None:
+        raise Unconfirmed
+    return written
 
 
 def _change(caller, klass, record, plan: UpdatePlan) -> list:

@@ -9,8 +9,11 @@ import urllib.request
 
 import pytest
 
+from accounts.caller import Caller
 from accounts.models import ApiUser, Application
 from classes.services import class_update_permissions, field_add
+from records import services
+from records.models import Record
 from tests.conftest import make_user, token_for
 
 from .conftest import make_class
@@ -74,3 +77,30 @@ def test_permission_field_and_tag_changes_are_in_force_on_every_node_at_once(wor
 
     class_update_permissions(klass=klass, permissions={"create": {"access": "not_allowed"}})
     assert statuses(nodes, "POST", "/data/thing", token, {"age": 2}) == [403, 403]
+
+
+def test_updates_after_the_session_ended_or_the_tags_changed_elsewhere(world):
+    """An update on a node that knows the caller is one statement that checks the session
+    (config.lane, guarded routes): it sees what another node did at once too."""
+    app, klass, user, (one, two) = world
+    permissions = {"update": {"access": "open_for_groups", "groups": ["crew"]}}
+    mine = services.record_create(caller=Caller.for_user(user), klass=klass, data={"age": 0})
+    theirs = services.record_create(
+        caller=Caller.for_user(make_user(app, "eve")),
+        klass=klass,
+        data={"age": 0, "permissions": permissions},
+    )
+    token = token_for(app, user)
+    inc = {"inc": {"age": 1}}
+    for _ in range(2):  # the second time each node acts on what it read the first
+        assert statuses((one, two), "PUT", f"/data/thing/{mine.pk}", token, inc) == [200, 200]
+    assert statuses((one, two), "PUT", f"/data/thing/{theirs.pk}", token, inc) == [403, 403]
+
+    user.tags = ["crew"]
+    user.save()
+    assert statuses((one, two), "PUT", f"/data/thing/{theirs.pk}", token, inc) == [200, 200]
+
+    assert call(one, "DELETE", "/session", token) == 200
+    assert statuses((two, one), "PUT", f"/data/thing/{mine.pk}", token, inc) == [401, 401]
+    assert Record.objects.get(pk=mine.pk).data["age"] == 4
+    assert Record.objects.get(pk=theirs.pk).data["age"] == 2

@@ -1,0 +1,179 @@
+"""Guarded updates (config.lane, "guarded" routes): once a process has read a token's user
+session for an update, the next update of that token is one statement, which checks the
+session as it writes (accounts.selectors.session_guard). Whatever changed about the session
+since (deleted, touched, another user, new tags, a schema change) and that statement writes
+nothing; the request is then done again after reading the session, and answers as it would
+have."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import ApiSession, ApiUser, hash_token
+from classes.services import class_update_permissions, field_add
+from config import lane
+from records.models import Record
+from tests.conftest import token_for
+from tests.records.test_lane import _call
+
+
+def inc(token, record_id, by=1, class_name="profile"):
+    response = _call(token, "PUT", f"/data/{class_name}/{record_id}", {"inc": {"age": by}})
+    return response.status_code, response.json()
+
+
+def age(record) -> int:
+    return Record.objects.get(pk=record.pk).data["age"]
+
+
+def statements_of(token, record_id) -> tuple[int, list[str]]:
+    with CaptureQueriesContext(connection) as sent:
+        status, _ = inc(token, record_id)
+    return status, [query["sql"] for query in sent.captured_queries]
+
+
+def test_the_second_update_is_one_statement_that_checks_the_session(application, owner, create):
+    record = create(age=1)
+    assert inc(token_for(application, owner), record.pk)[0] == 200  # the class is cached now
+    token = token_for(application, owner)
+    status, first = statements_of(token, record.pk)
+    assert status == 200 and len(first) == 2  # the session, the update
+    status, second = statements_of(token, record.pk)
+    assert status == 200
+    assert len(second) == 1
+    assert second[0].startswith('UPDATE "records_record"')
+    assert "accounts_apisession" in second[0]
+    assert age(record) == 4
+
+
+def test_a_session_deleted_elsewhere_is_refused_and_nothing_is_written(application, owner, create):
+    record = create(age=1)
+    token = token_for(application, owner)
+    assert inc(token, record.pk)[0] == 200
+    assert hash_token(token) in lane._callers
+    ApiSession.objects.filter(token_hash=hash_token(token)).delete()  # as another node would
+    status, body = inc(token, record.pk)
+    assert status == 401
+    assert age(record) == 2
+    assert hash_token(token) not in lane._callers
+
+
+def test_a_deleted_user_is_refused(application, owner, create):
+    record = create(age=1)
+    token = token_for(application, owner)
+    assert inc(token, record.pk)[0] == 200
+    ApiUser.objects.filter(pk=owner.pk).delete()
+    assert inc(token, record.pk)[0] == 401
+    assert age(record) == 2
+
+
+def test_new_tags_take_effect_on_the_next_update(application, owner, stranger, create):
+    record = create(
+        age=1, permissions={"update": {"access": "open_for_groups", "groups": ["crew"]}}
+    )
+    token = token_for(application, stranger)
+    other = create(age=1, user=stranger)
+    assert inc(token, other.pk)[0] == 200  # the caller is known now, without tags
+    assert inc(token, record.pk)[0] == 403
+    stranger.tags = ["crew"]
+    stranger.save()
+    assert inc(token, record.pk)[0] == 200
+    assert age(record) == 2
+    stranger.tags = []
+    stranger.save()
+    assert inc(token, record.pk)[0] == 403
+    assert age(record) == 2
+
+
+def test_a_class_permission_change_takes_effect_on_the_next_update(application, owner, create):
+    record = create(age=1)
+    token = token_for(application, owner)
+    assert inc(token, record.pk)[0] == 200
+    klass = record.object_class
+    class_update_permissions(
+        klass=klass,
+        permissions={"update": {"access": "not_allowed", "use_class_permissions": True}},
+    )
+    assert inc(token, record.pk)[0] == 403
+    assert age(record) == 2
+
+
+def test_a_new_field_is_seen_by_the_next_update(application, owner, create, profile):
+    record = create(age=1)
+    token = token_for(application, owner)
+    assert inc(token, record.pk)[0] == 200
+    field_add(klass=profile, name="added", type="integer")
+    response = _call(token, "PUT", f"/data/profile/{record.pk}", {"inc": {"added": 5}})
+    assert response.status_code == 200
+    assert Record.objects.get(pk=record.pk).data["added"] == 5
+
+
+def test_a_session_touched_elsewhere_is_read_again_and_the_update_done(application, owner, create):
+    record = create(age=1)
+    token = token_for(application, owner)
+    assert inc(token, record.pk)[0] == 200
+    later = ApiSession.objects.get(token_hash=hash_token(token)).updated_at
+    later += datetime.timedelta(seconds=1)
+    ApiSession.objects.filter(token_hash=hash_token(token)).update(updated_at=later)
+    status, sent = statements_of(token, record.pk)
+    assert status == 200
+    assert len(sent) == 3  # the guarded update (nothing written), the session, the update
+    assert age(record) == 3
+    assert lane._callers[hash_token(token)].session.updated_at == later
+    status, sent = statements_of(token, record.pk)
+    assert (status, len(sent)) == (200, 1)
+
+
+def test_a_session_due_its_touch_is_read_and_touched(application, owner, create):
+    record = create(age=1)
+    token = token_for(application, owner)
+    assert inc(token, record.pk)[0] == 200
+    # as if this process had read the session five minutes ago
+    old = ApiSession.objects.get(token_hash=hash_token(token)).updated_at
+    old -= datetime.timedelta(minutes=5)
+    ApiSession.objects.filter(token_hash=hash_token(token)).update(updated_at=old)
+    lane._callers[hash_token(token)].session.updated_at = old
+    status, sent = statements_of(token, record.pk)
+    assert status == 200
+    assert len(sent) > 2 and "accounts_apisession" in sent[0]  # read first, then touched
+    assert ApiSession.objects.get(token_hash=hash_token(token)).updated_at > old
+    status, sent = statements_of(token, record.pk)
+    assert (status, len(sent)) == (200, 1) and "accounts_apisession" in sent[0]
+    assert age(record) == 4
+
+
+@pytest.mark.parametrize(
+    "path, body, status",
+    [
+        ("/data/profile/ffffffffffffffffffffffff", {"inc": {"age": 1}}, 404),
+        ("/data/profile/{other}", {"inc": {"age": 1}}, 403),
+        ("/data/profile/{mine}", {"inc": {"age": "x"}}, 422),
+        ("/data/profile/{mine}", {"push": {"tags": "b"}}, 200),  # not an in-place change
+        ("/data/nothing/{mine}", {"inc": {"age": 1}}, 404),
+    ],
+)
+def test_other_answers_are_the_views_after_a_guess(
+    application, owner, stranger, create, path, body, status
+):
+    mine = create(age=1, tags=["a"])
+    other = create(age=1, user=stranger)
+    token = token_for(application, owner)
+    assert inc(token, mine.pk)[0] == 200
+    response = _call(token, "PUT", path.format(mine=mine.pk, other=other.pk), body)
+    assert response.status_code == status
+    assert Record.objects.get(pk=other.pk).data["age"] == 1
+    if status == 200:
+        assert Record.objects.get(pk=mine.pk).data["tags"] == ["a", "b"]
+
+
+def test_a_cb_authkey_header_is_checked_against_the_session_read(application, owner, create):
+    record = create(age=1)
+    token = token_for(application, owner)
+    assert inc(token, record.pk)[0] == 200
+    response = _call(
+        token, "PUT", f"/data/profile/{record.pk}", {"inc": {"age": 1}}, {"HTTP_CB_AUTHKEY": "x"}
+    )
+    assert response.status_code == 401
+    assert age(record) == 2
