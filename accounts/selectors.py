@@ -1,4 +1,5 @@
-"""The session lookup every API request makes, as one SQL statement built once per process.
+"""The session lookup every API request makes, as one SQL statement built once per process
+(or, for a write by a caller read before, as a condition of the write: session_guard).
 
     session_by_token_hash(hash) -> (session with its application and user, version) or None
     session_with(hash, sql, params) -> the same, and the row an app above joined to it

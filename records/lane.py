@@ -75,7 +75,7 @@ def get_record(request, caller, class_name, record_id):
     return 200, _reads(api.get_answer, caller, klass, record_id)
 
 
-@lane.route("POST", CLASS, user_session=True, **RECORDS)
+@lane.route("POST", CLASS, user_session=True, guarded=True, **RECORDS)
 def create_record(request, caller, class_name):
     data = {**request.query(), **request.json_object()}
     klass = _class(caller, class_name)

@@ -127,6 +127,8 @@ def record_create(*, caller, klass, data, form: bool = False) -> Record:
         raise Unprocessable(errors)
     if prepared.parent_id is None:
         return _insert(caller, klass, prepared)
+    if caller.guard is not None:  # the parent is read first: read the session too
+        raise Unconfirmed
     return _insert_child(caller, klass, prepared)
 
 
@@ -141,7 +143,8 @@ def _insert_child(caller, klass, prepared: _Prepared) -> Record:
 
 def _insert(caller, klass, prepared: _Prepared) -> Record:
     record = _build(caller, klass, prepared, now())
-    insert(record)
+    if not insert(record, caller.guard):  # a guarded caller's session is not as read
+        raise Unconfirmed
     return record
 
 

@@ -12,7 +12,8 @@ tests/records/test_rows.py checks them against the ORM's own answers.
                                      (or, listed=True, Listed rows of the LISTED columns)
     fetch(sql, params, db)        -> the rows of any other read (records.query.sql's count)
     record_from_row(row, db)      -> the Record of a row of every column, in the table's order
-    insert(record)                -> record.save(force_insert=True), one INSERT
+    insert(record, guard=None)    -> record.save(force_insert=True), one INSERT; with a
+                                     guard (Caller.guard) only if it holds: True if written
 
 The row version is PostgreSQL's `xmin` (the transaction that wrote this version of the
 row): any update or delete of the row by another transaction makes a new one, so
@@ -21,6 +22,8 @@ condition against the newest committed row when another writer got there first (
 COMMITTED), so two concurrent read-modify-writes can never both succeed from one read:
 the loser changes nothing and retries (records.services.record_update).
 """
+
+import functools
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections, router
@@ -198,15 +201,35 @@ def records_of(queryset) -> list[Record]:
     return [record_from_row(row, alias) for row in rows]
 
 
-def insert(record: Record) -> None:
+def insert(record: Record, guard: tuple | None = None) -> bool:
     """Store a new record, as `record.save(force_insert=True)` would (no model signal is
-    connected to records); its id and every column are set by the caller."""
+    connected to records); its id and every column are set by the caller. With `guard`
+    ((sql, params) of a condition, accounts.selectors.session_guard) the row is written
+    only if the condition holds, in the same statement. True if it was written."""
     values = [getattr(record, name) for name in _ATTNAMES]
     values[_DATA] = dumps(values[_DATA])
     with prepared_cursor(DEFAULT_DB_ALIAS) as cursor:
-        cursor.execute(INSERT_SQL, values)
+        if guard is None:
+            cursor.execute(INSERT_SQL, values)
+        else:
+            cursor.execute(_guarded_insert_sql(guard[0]), [*values, *guard[1]])
+            if cursor.fetchone() is None:
+                return False
     wake_after_commit(DEFAULT_DB_ALIAS)
     record._state.adding, record._state.db = False, DEFAULT_DB_ALIAS
+    return True
+
+
+@functools.cache
+def _guarded_insert_sql(condition: str) -> str:
+    """INSERT_SQL as a SELECT of its values under `condition` (each value cast to its
+    column's type: only VALUES takes them from the columns)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    values = ", ".join(f"%s::{f.db_type(connection)}" for f in _FIELDS)
+    columns = ", ".join(f.column for f in _FIELDS)
+    return f"INSERT INTO {_TABLE} ({columns}) SELECT {values} WHERE {condition}" + (
+        _WAKE_AFTER_COMMIT
+    )
 
 
 def write_if_unchanged(record: Record, row_version: str) -> bool:

@@ -1,6 +1,6 @@
-"""Guarded updates (config.lane, "guarded" routes): once a process has read a token's user
-session for an update, the next update of that token is one statement, which checks the
-session as it writes (accounts.selectors.session_guard). Whatever changed about the session
+"""Guarded writes (config.lane, "guarded" routes): once a process has read a token's user
+session for an update or a create, the next one of that token is one statement, which
+checks the session as it writes (accounts.selectors.session_guard). Whatever changed about the session
 since (deleted, touched, another user, new tags, a schema change) and that statement writes
 nothing; the request is then done again after reading the session, and answers as it would
 have."""
@@ -177,3 +177,62 @@ def test_a_cb_authkey_header_is_checked_against_the_session_read(application, ow
     )
     assert response.status_code == 401
     assert age(record) == 2
+
+
+def add(token, body, class_name="profile"):
+    response = _call(token, "POST", f"/data/{class_name}", body)
+    return response.status_code, response.json()
+
+
+def test_the_second_create_is_one_statement_that_checks_the_session(application, owner, create):
+    assert add(token_for(application, owner), {"age": 1})[0] == 201  # the class is cached now
+    token = token_for(application, owner)
+    with CaptureQueriesContext(connection) as sent:
+        assert add(token, {"age": 2})[0] == 201
+    assert len(sent) == 2  # the session, the insert
+    with CaptureQueriesContext(connection) as sent:
+        status, body = add(token, {"age": 3, "tags": ["x"]})
+    assert status == 201
+    assert len(sent) == 1
+    assert sent[0]["sql"].startswith("INSERT INTO records_record")
+    assert "accounts_apisession" in sent[0]["sql"]
+    record = Record.objects.get(pk=body["_id"])
+    assert record.data == {"age": 3, "tags": ["x"]}
+    assert record.user_id == owner.pk
+    assert record.read_access == "open" and record.update_access == "owner"
+
+
+def test_a_create_after_the_session_was_deleted_writes_nothing(application, owner, profile):
+    token = token_for(application, owner)
+    assert add(token, {"age": 1})[0] == 201
+    ApiSession.objects.filter(token_hash=hash_token(token)).delete()
+    assert add(token, {"age": 2})[0] == 401
+    assert [r.data["age"] for r in Record.objects.filter(object_class=profile)] == [1]
+
+
+def test_new_tags_take_effect_on_the_next_create(application, owner, profile):
+    token = token_for(application, owner)
+    assert add(token, {"age": 1})[0] == 201
+    class_update_permissions(
+        klass=profile, permissions={"create": {"access": "open_for_groups", "groups": ["crew"]}}
+    )
+    assert add(token, {"age": 2})[0] == 403
+    owner.tags = ["crew"]
+    owner.save()
+    assert add(token, {"age": 3})[0] == 201  # the 403 of the old tags, the session read
+    with CaptureQueriesContext(connection) as sent:
+        assert add(token, {"age": 5})[0] == 201
+    assert len(sent) == 1  # the caller with its new tags is the one known now
+    owner.tags = []
+    owner.save()
+    assert add(token, {"age": 4})[0] == 403
+    assert sorted(r.data["age"] for r in Record.objects.filter(object_class=profile)) == [1, 3, 5]
+
+
+def test_a_create_with_a_parent_after_a_guess(application, owner, create):
+    parent = create(age=1)
+    token = token_for(application, owner)
+    assert add(token, {"age": 2})[0] == 201
+    status, body = add(token, {"age": 3, "_parent_id": parent.pk})
+    assert status == 201
+    assert Record.objects.get(pk=body["_id"]).parent_id == parent.pk

@@ -27,6 +27,7 @@ HOT = {
     "session": session_sql(lean=True),  # the lean path (config.lane) sends these requests
     "get": SELECT_SQL,
     "create": INSERT_SQL,
+    "create, the session checked": INSERT_SQL.split(") VALUES")[0] + ") SELECT",
     "update": UPDATE_SQL,
     "update in place": 'UPDATE "records_record" SET "data" = jsonb_set(',
 }
@@ -70,6 +71,10 @@ def age(api, record_id) -> int:
 
 
 def use_every_hot_statement(owner_api, record_id) -> None:
+    """The second create and the increment are written for the caller the first create
+    read, the session checked by their own statement (config.lane, guarded routes); the
+    push is not an update in place, so the session is read for it."""
+    assert owner_api.post("/data/profile", {"age": 3})[0] == 201
     assert owner_api.get(f"/data/profile/{record_id}")[0] == 200
     assert owner_api.put(f"/data/profile/{record_id}", {"inc": {"age": 1}})[0] == 200
     assert owner_api.put(f"/data/profile/{record_id}", {"push": {"tags": ["x"]}})[0] == 200
