@@ -22,7 +22,7 @@ class Caller:
     # own read (config.lane): (sql, params) of the condition that the session is still as
     # read (accounts.selectors.session_guard). Such a caller may only act through a
     # statement that carries the condition; anything else raises Unconfirmed.
-    guard: tuple | None = None
+    guard: tuple | None = field(default=None, compare=False)
 
     # DRF reads request.user.is_authenticated
     is_authenticated = True

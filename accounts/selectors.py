@@ -137,10 +137,11 @@ def session_guard(token_hash: str, session, number: int) -> tuple[str, list]:
     """(sql, params) of a condition true only while the user session of `token_hash` is,
     in the snapshot of the statement that carries it, the one the session statement read:
     the same row, last used at the same instant, the same user with the same tags, and the
-    registered number unchanged (none reads as 0, as in the session statement). A write that carries it acts for a caller built from an
-    earlier read of the session (config.lane) exactly when that read would still give the
-    same caller: a session deleted, touched, logged into another user, a user deleted or
-    retagged, or a schema changed, and it writes nothing."""
+    registered number unchanged (none reads as 0, as in the session statement). A write
+    that carries it acts for a caller built from an earlier read of the session
+    (config.lane) exactly when that read would still give the same caller: a session
+    deleted, touched, logged into another user, a user deleted or retagged, or a schema
+    changed, and it writes nothing."""
     user = session.user
     sql = (
         f"EXISTS (SELECT FROM {ApiSession._meta.db_table} s"

@@ -258,7 +258,7 @@ def answer(request: LaneRequest, found) -> LaneResponse | None:
                     raise
                 # a guarded caller's statement wrote nothing, or an error came of what was
                 # read before: read the session now, and do it again
-                caller = _caller(request, the_route, groups, guess=False)
+                caller = _caller(request, the_route, groups, reuse=False)
                 status, data = the_route.handler(request, caller, **groups)
     except Decline:
         return None
@@ -297,20 +297,21 @@ MAX_GUESSES = 10_000  # past it the guesses start over
 _fold_statements: dict[tuple[str, str], str] = {}
 
 
-def _caller(request: LaneRequest, the_route: Route, groups: dict, *, guess: bool = True):
+def _caller(request: LaneRequest, the_route: Route, groups: dict, *, reuse: bool = True):
     """The caller of the request's session, read by the session statement, as the views
     read it. A route with a Fold has its row read by that same statement, and gets it
     (request.folded) only if the session's application and schema version are the ones
     the Fold was written for.
 
-    A guarded route (a create, an update) is given, when this process has read the token's user
-    session before and that read needs no upkeep now (not expired, not due its touch),
-    the caller built then, with a guard: the condition that the session is still exactly
-    as read (accounts.selectors.session_guard). Its one statement carries the condition, so
-    the session is checked in the same statement that writes: a session deleted on any
-    node, a user retagged or a schema changed since, and it writes nothing, raises
-    Unconfirmed, and the request is done again after this function reads the session
-    (`guess=False`); so is one that ends in an error (a 403 may be of tags since given)."""
+    A guarded route (a create, an update) is given, when this process has read the
+    token's user session before and that read needs no upkeep now (not expired, not due
+    its touch), the caller built then, with a guard: the condition that the session is
+    still exactly as read (accounts.selectors.session_guard). Its one statement carries
+    the condition, so the session is checked in the same statement that writes: a session
+    deleted on any node, a user retagged or a schema changed since, and it writes nothing,
+    raises Unconfirmed, and the request is done again after this function reads the
+    session (`reuse=False`); so is one that ends in an error (a 403 may be of tags since
+    given)."""
     from accounts.authentication import live_session, same_application, taken_as_read
     from accounts.caller import Caller
     from accounts.models import hash_token
@@ -325,7 +326,7 @@ def _caller(request: LaneRequest, the_route: Route, groups: dict, *, guess: bool
     if not token:
         raise Decline
     token_hash = hash_token(token)
-    if guess and the_route.guarded and "cb-authkey" not in request.headers:
+    if reuse and the_route.guarded and "cb-authkey" not in request.headers:
         known = _callers.get(token_hash)
         if known is not None and taken_as_read(known.session):
             return known

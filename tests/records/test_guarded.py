@@ -5,6 +5,7 @@ since (deleted, touched, another user, new tags, a schema change) and that state
 nothing; the request is then done again after reading the session, and answers as it would
 have."""
 
+import dataclasses
 import datetime
 
 import pytest
@@ -121,7 +122,9 @@ def test_a_session_touched_elsewhere_is_read_again_and_the_update_done(applicati
     assert status == 200
     assert len(sent) == 3  # the guarded update (nothing written), the session, the update
     assert age(record) == 3
-    assert lane._callers[hash_token(token)].session.updated_at == later
+    kept = lane._callers[hash_token(token)]
+    assert kept.session.updated_at == later
+    assert hash(kept) == hash(dataclasses.replace(kept, guard=None))  # a Caller as any other
     status, sent = statements_of(token, record.pk)
     assert (status, len(sent)) == (200, 1)
 
