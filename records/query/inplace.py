@@ -19,17 +19,16 @@ exactly as before: this module only ever answers the plain, successful case.
 
 The conditions are the general path's, written in SQL:
 - the record's class and id, and the caller's update permission (records.query.sql.visible,
-  the gate of a by-criteria update);
+  the gate of a by-criteria update), which for a caller the lean path built from an
+  earlier read of its session (Caller.guard) holds the condition that the session is
+  still as read: then this statement is the whole request, session check included;
 - each incremented field holds a number or nothing (Python's `(current or 0) + amount`),
   and the result stays a 64-bit integer (records.updates.apply_inc);
 - the record stays within MAX_RECORD_BYTES. PostgreSQL's text of a jsonb is never shorter
   than the compact JSON the general path measures (it puts a space after each `:` and `,`
   and writes the same escapes and digits), so the row's current text plus the most these
   changes can add is an upper bound of the new size; near the limit the general path
-  measures exactly;
-- for a caller the lean path built from an earlier read of its session (Caller.guard),
-  that the session is still as read: then this statement is the whole request, session
-  check included (config.lane, "guarded writes").
+  measures exactly.
 
 Values are stored as the general path stores them (the coerced values, JSON by
 config.jsontext), numbers added as `numeric` (exact: 2.0 + 1 is 3.0, as in Python). Under
@@ -122,10 +121,6 @@ def statement(caller, klass, record_id: str, plan: UpdatePlan, stamp: int):
         params += total_params
     sql += f" AND octet_length({DATA}::text) <= %s"
     params.append(MAX_RECORD_BYTES - growth)
-    if caller.guard is not None:  # the session is checked by this statement itself
-        guard, guard_params = caller.guard
-        sql += f" AND {guard}"
-        params += guard_params
     returning = SELECT.removeprefix("SELECT ")
     sql += f" RETURNING {returning}, {rows.WAKE_FLAG}"
     return sql, params

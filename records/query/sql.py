@@ -305,7 +305,18 @@ CONDITIONS = {
 
 
 def visible(caller, klass, action: str) -> Cond:
-    """`records.permissions.visible_q`, written here: the rows `caller` may `action`."""
+    """`records.permissions.visible_q`, written here: the rows `caller` may `action`. For
+    a caller built from an earlier read of its session (Caller.guard, config.lane), also
+    the condition that the session is still as read: no row for a session gone or
+    changed, in the same statement."""
+    condition = _permitted(caller, klass, action)
+    if caller.guard is not None:
+        guard, params = caller.guard
+        condition &= leaf(guard, *params)
+    return condition
+
+
+def _permitted(caller, klass, action: str) -> Cond:
     if caller.is_admin:
         return EVERYTHING
     if klass.uses_class_permissions(action):

@@ -253,3 +253,98 @@ def test_without_a_schema_version_row_the_guess_still_holds(application, owner, 
     status, sent = statements_of(token, record.pk)
     assert (status, len(sent)) == (200, 1)
     assert age(record) == 3
+
+
+def listing(token, query="", class_name="profile"):
+    response = _call(token, "GET", f"/data/{class_name}{query}")
+    return response.status_code, response.json()
+
+
+def test_a_known_callers_list_and_count_are_one_statement(application, owner, create):
+    for n in range(3):
+        create(age=n)
+    token = token_for(application, owner)
+    for query in ("?sort_asc=age", "?age[gte]=1&count=1"):
+        assert listing(token, query)[0] == 200  # the session read, the caller kept
+        with CaptureQueriesContext(connection) as sent:
+            status, body = listing(token, query)
+        assert status == 200
+        assert len(sent) == 1 and "accounts_apisession" in sent[0]["sql"]
+    assert [item["age"] for item in listing(token, "?sort_asc=age")[1]["items"]] == [0, 1, 2]
+    assert listing(token, "?age[gte]=1&count=1")[1]["items_count"] == 2
+
+
+def test_a_list_and_a_count_after_the_session_was_deleted_are_refused(application, owner, create):
+    create(age=1)
+    token = token_for(application, owner)
+    assert listing(token)[0] == 200
+    assert listing(token, "?count=1")[0] == 200
+    ApiSession.objects.filter(token_hash=hash_token(token)).delete()
+    for query in ("", "?count=1"):
+        status, body = listing(token, query)
+        assert status == 401
+        assert "items" not in body and "items_count" not in body
+
+
+def test_an_empty_page_and_a_count_of_nothing_are_read_again_and_answered(
+    application, owner, create
+):
+    create(age=1)
+    token = token_for(application, owner)
+    assert listing(token)[0] == 200
+    with CaptureQueriesContext(connection) as sent:
+        status, body = listing(token, "?age=99")
+    assert (status, body["items"]) == (200, [])
+    assert len(sent) == 3  # the guarded page (empty), the session, the page
+    assert listing(token, "?age=99&count=1") == (
+        200,
+        {"class_name": "profile", "items_count": 0},
+    )
+
+
+def test_a_list_follows_new_and_removed_tags_at_once(application, owner, stranger, create):
+    crew = {"read": {"access": "open_for_groups", "groups": ["crew"]}}
+    create(age=1, full_name="open")
+    create(age=2, full_name="crew only", permissions=crew)
+    token = token_for(application, stranger)
+
+    def names():
+        status, body = listing(token, "?sort_asc=age")
+        assert status == 200
+        return [item["full_name"] for item in body["items"]]
+
+    assert names() == ["open"]
+    assert names() == ["open"]  # the kept caller's
+    stranger.tags = ["crew"]
+    stranger.save()
+    assert names() == ["open", "crew only"]
+    stranger.tags = []
+    stranger.save()
+    assert names() == ["open"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["?score[calc]=avg&group_by=active", "?home[near]=10,10;1000", "?age[gte]=1&count=1"],
+)
+def test_lists_the_sql_module_does_not_write_are_answered_after_reading_the_session(
+    application, owner, create, query
+):
+    create(age=1, score=2.0, active=True, home=[10, 10])
+    token = token_for(application, owner)
+    assert listing(token)[0] == 200
+    status, body = listing(token, query)
+    assert status == 200
+    assert body.get("items") or body.get("items_count")
+    ApiSession.objects.filter(token_hash=hash_token(token)).delete()
+    assert listing(token, query)[0] == 401
+
+
+def test_with_reads_on_a_replica_the_session_is_read_first(application, owner, create, settings):
+    create(age=1)
+    token = token_for(application, owner)
+    assert listing(token)[0] == 200
+    settings.REPLICA_FOR_API_READS = True
+    with CaptureQueriesContext(connection) as sent:
+        assert listing(token)[0] == 200
+    assert "accounts_apisession" in sent[0]["sql"] and len(sent) == 2
