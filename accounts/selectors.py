@@ -143,10 +143,13 @@ def session_guard(token_hash: str, session, number: int) -> tuple[str, list]:
     deleted, touched, logged into another user, a user deleted or retagged, or a schema
     changed, and it writes nothing."""
     user = session.user
+    # The session is found by its token's unique index, whatever the planner might make of
+    # `s.user_id = u.id = %s` (a user's every session): OFFSET 0 keeps that subquery whole.
     sql = (
-        f"EXISTS (SELECT FROM {ApiSession._meta.db_table} s"
+        f"EXISTS (SELECT FROM (SELECT id, user_id, updated_at FROM {ApiSession._meta.db_table}"
+        " WHERE token_hash = %s OFFSET 0) s"
         f" JOIN {ApiUser._meta.db_table} u ON u.id = s.user_id"
-        " WHERE s.token_hash = %s AND s.id = %s AND s.updated_at = %s AND u.id = %s"
+        " WHERE s.id = %s AND s.updated_at = %s AND u.id = %s"
         f" AND u.tags = %s::varchar(100)[] AND coalesce({_version_sql}, 0) = %s)"
     )
     return sql, [token_hash, session.pk, session.updated_at, user.pk, list(user.tags), number]

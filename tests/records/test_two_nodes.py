@@ -104,3 +104,17 @@ def test_updates_after_the_session_ended_or_the_tags_changed_elsewhere(world):
     assert statuses((two, one), "PUT", f"/data/thing/{mine.pk}", token, inc) == [401, 401]
     assert Record.objects.get(pk=mine.pk).data["age"] == 4
     assert Record.objects.get(pk=theirs.pk).data["age"] == 2
+
+
+def test_a_list_after_the_session_ended_on_another_node_is_refused(world):
+    """A list on a node that knows the caller is one statement whose permission gate
+    checks the session: a page with records is not answered for a session gone."""
+    app, klass, user, (one, two) = world
+    services.record_create(caller=Caller.for_user(user), klass=klass, data={"age": 1})
+    token = token_for(app, user)
+    for _ in range(2):
+        assert statuses((one, two), "GET", "/data/thing?count=1", token) == [200, 200]
+        assert statuses((one, two), "GET", "/data/thing", token) == [200, 200]
+    assert call(one, "DELETE", "/session", token) == 200
+    assert statuses((two, one), "GET", "/data/thing", token) == [401, 401]
+    assert statuses((two, one), "GET", "/data/thing?count=1", token) == [401, 401]
