@@ -8,9 +8,9 @@ that make up most traffic (records.lane: get, list, count, create, update of rec
 and this module answers them with the same functions the DRF views call:
 
 - the same authentication (`accounts.authentication.session_and_version`: the session
-  statement on every request; for a list, a create or an update by a caller this process
-  read before, the same check made by the request's own statement, see _caller), the same
-  class cache, services, permission code and JSON renderer;
+  statement on every request; for a create or an update by a caller this process read
+  before, the same check made by the write's own statement, see _caller), the same class
+  cache, services, permission code and JSON renderer;
 - the same checks and extras around the answer: the Host against ALLOWED_HOSTS, the
   redirect to HTTPS, the request id, the log line and the metrics (ops.middleware), CORS
   (config.api.middleware) and the security headers Django's middleware would add
@@ -303,16 +303,15 @@ def _caller(request: LaneRequest, the_route: Route, groups: dict, *, reuse: bool
     (request.folded) only if the session's application and schema version are the ones
     the Fold was written for.
 
-    A guarded route (a list, a create, an update) is given, when this process has read
+    A guarded route (a create, an update) is given, when this process has read
     the token's user session before and that read needs no upkeep now (not expired, not
     due its touch), the caller built then, with a guard: the condition that the session
     is still exactly as read (accounts.selectors.session_guard). Its one statement
-    carries the condition, so the session is checked in the same statement that reads or
-    writes: a session deleted on any node, a user retagged or a schema changed since, and
-    it writes or finds nothing, raises Unconfirmed (so does a read that found nothing,
-    which cannot tell why), and the request is done again after this function reads the
-    session (`reuse=False`); so is one that ends in an error (a 403 may be of tags since
-    given)."""
+    carries the condition, so the session is checked in the same statement that writes:
+    a session deleted on any node, a user retagged or a schema changed since, and it
+    writes nothing, raises Unconfirmed, and the request is done again after this function
+    reads the session (`reuse=False`); so is one that ends in an error (a 403 may be of
+    tags since given)."""
     from accounts.authentication import live_session, same_application, taken_as_read
     from accounts.caller import Caller
     from accounts.models import hash_token

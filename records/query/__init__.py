@@ -50,8 +50,8 @@ def search(klass, params: dict, caller, *, listed: bool = False) -> SearchResult
     which leaves `permissions` out): `sql`'s pages read only those, as rows.Listed rows
     rather than Records (the ORM's pages stay Records)."""
     query = parse(klass, params)
-    if caller.guard is not None:
-        return _guarded(klass, query, caller, listed)
+    if caller.guard is not None:  # a read cannot tell a session gone from nothing found
+        raise Unconfirmed
     if sql.supports(query):
         if query.count:
             return SearchResult(query, count=sql.count(klass, query, caller))
@@ -62,25 +62,6 @@ def search(klass, params: dict, caller, *, listed: bool = False) -> SearchResult
     if query.is_aggregate:
         return SearchResult(query, groups=aggregate(klass, query, queryset))
     return SearchResult(query, records=page(query, ordered(klass, query, queryset)))
-
-
-def _guarded(klass, query: Query, caller, listed: bool) -> SearchResult:
-    """A list or count for a caller whose session this request has not read
-    (Caller.guard): `sql`'s one statement, whose permission gate holds the session's
-    condition. A row or a count above 0 shows that the session was as read; an empty page
-    or a 0 could also mean it was not, and a query the ORM compiles has no such gate, so
-    those are done again once the session is read (config.lane)."""
-    if not sql.supports(query):
-        raise Unconfirmed
-    if query.count:
-        found = SearchResult(query, count=sql.count(klass, query, caller))
-        if found.count:
-            return found
-    else:
-        found = SearchResult(query, records=sql.page(klass, query, caller, listed=listed))
-        if found.records:
-            return found
-    raise Unconfirmed
 
 
 def matching(klass, criteria: dict, caller, action: str):
