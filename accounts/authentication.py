@@ -41,7 +41,7 @@ def live_session(found) -> tuple[ApiSession, int] | None:
     if session.is_expired(now):
         session.delete()
         return None
-    if (now - session.updated_at).total_seconds() > TOUCH_EVERY_SECONDS:
+    if _due_touch(session, now):
         ApiSession.objects.filter(pk=session.pk).update(updated_at=now)
         session.updated_at = now
         if session.user_id:
@@ -49,12 +49,15 @@ def live_session(found) -> tuple[ApiSession, int] | None:
     return session, version
 
 
+def _due_touch(session, now) -> bool:
+    return (now - session.updated_at).total_seconds() > TOUCH_EVERY_SECONDS
+
+
 def taken_as_read(session, now=None) -> bool:
     """Whether live_session would take `session` as it was read: neither expired (deleted
     then) nor due its touch."""
     now = now or timezone.now()
-    age = (now - session.updated_at).total_seconds()
-    return not session.is_expired(now) and age <= TOUCH_EVERY_SECONDS
+    return not session.is_expired(now) and not _due_touch(session, now)
 
 
 def same_application(auth_key: str | None, session) -> bool:

@@ -283,7 +283,7 @@ def _guarded_update(caller, klass, record_id: str, plan: UpdatePlan) -> Record:
     write (another kind of change, a missing or forbidden record, a session no longer as
     read) is done again once the session is read."""
     written = None
-    if is_object_id(record_id) and not plan.parent_given:
+    if is_object_id(record_id):  # a parent given is not a change update_in_place writes
         written = update_in_place(caller, klass, record_id, plan, now())
     if written is None:
         raise Unconfirmed
